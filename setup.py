@@ -1,0 +1,33 @@
+from setuptools import find_packages, setup
+
+
+def read_requirements(path):
+    with open(path) as f:
+        return [
+            line.split('#')[0].strip() for line in f
+            if line.split('#')[0].strip() and not line.startswith('-')
+        ]
+
+
+with open('dunseg/version.py') as f:
+    exec(f.read())
+
+setup(
+    name='dunseg',
+    version=__version__,  # noqa: F821
+    description='Deep unfolding networks for degraded-image restoration and '
+    'segmentation, OpenMMLab style',
+    long_description=open('README.md').read(),
+    long_description_content_type='text/markdown',
+    packages=find_packages(exclude=('configs', 'tools', 'demo', 'tests')),
+    python_requires='>=3.9',
+    install_requires=read_requirements('requirements/runtime.txt'),
+    extras_require={
+        'tests': read_requirements('requirements/tests.txt'),
+        'clip': read_requirements('requirements/clip.txt'),
+        'iqa': read_requirements('requirements/iqa.txt'),
+        'mamba': read_requirements('requirements/mamba.txt'),
+    },
+    license='Apache-2.0',
+    zip_safe=False,
+)
