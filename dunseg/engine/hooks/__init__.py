@@ -1,0 +1,3 @@
+from .visualization_hook import DunSegVisualizationHook
+
+__all__ = ['DunSegVisualizationHook']

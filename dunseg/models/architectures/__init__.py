@@ -1,0 +1,3 @@
+from .unfolding_segmentor import UnfoldingSegmentor
+
+__all__ = ['UnfoldingSegmentor']

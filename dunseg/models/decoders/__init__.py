@@ -1,0 +1,3 @@
+from .state_mask_head import StateMaskHead
+
+__all__ = ['StateMaskHead']

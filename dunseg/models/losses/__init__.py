@@ -1,0 +1,4 @@
+from .mse_loss import MSELoss
+from .soft_iou_loss import SoftIoULoss
+
+__all__ = ['SoftIoULoss', 'MSELoss']

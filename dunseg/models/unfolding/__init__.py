@@ -1,0 +1,3 @@
+from .rpca import RPCANet, RPCANetPlus, RPCAUnfolding
+
+__all__ = ['RPCAUnfolding', 'RPCANet', 'RPCANetPlus']
