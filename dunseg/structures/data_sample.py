@@ -16,6 +16,8 @@ class DunSegDataSample(BaseDataElement):
       predicted foreground probability, e.g. ``sigmoid(T_K)`` for RPCANet.
     - ``pred_mask`` (:class:`PixelData`, (1, H, W) uint8): ``pred_score``
       thresholded by the model's ``threshold``.
+    - ``input_image`` (:class:`PixelData`, (C, H, W) float): the network
+      input, attached by :func:`dunseg.apis.inference_model` for drawing.
     - ``gt_image`` / ``pred_image`` (:class:`PixelData`, (C, H, W) float):
       clean and restored images for restoration tasks.
     - ``stage_states`` (dict of name -> tensor of shape (K, C, H, W)): every
@@ -23,7 +25,7 @@ class DunSegDataSample(BaseDataElement):
       (``model.return_stages = True`` or ``test_cfg=dict(return_stages=True)``).
 
     Meta fields (set by the datasets and transforms): ``img_path``,
-    ``mask_path``, ``ori_shape``, ``img_shape``, ``flip`` ...
+    ``seg_map_path``, ``ori_shape``, ``img_shape``, ``flip`` ...
     """
 
     @property

@@ -1,0 +1,9 @@
+from .istd_metric import (ISTDMetric, binarize_prediction, evaluate_istd_image,
+                          pd_fa_centroid, pd_fa_rpcanet, pixel_counts,
+                          resize_for_evaluation, summarize_istd_records)
+
+__all__ = [
+    'ISTDMetric', 'binarize_prediction', 'evaluate_istd_image',
+    'pd_fa_centroid', 'pd_fa_rpcanet', 'pixel_counts', 'resize_for_evaluation',
+    'summarize_istd_records'
+]

@@ -1,0 +1,53 @@
+# SIRST-Aug (8525 train / 545 test images, already 256x256), official RPCANet
+# recipe: grey images in [0, 1], no resize; training uses random vertical
+# flip, horizontal flip and transpose, each with probability 0.5.
+# The official evaluation also averages flipped copies of each test image
+# (test-time augmentation); the test pipeline below is single-view.
+dataset_type = 'SIRSTAugDataset'
+data_root = 'data/SIRST-Aug'
+
+train_pipeline = [
+    dict(type='LoadISTDImageFromFile', color_type='grayscale'),
+    dict(type='LoadISTDAnnotations'),
+    # mmcv's RandomFlip. Independent h- and v-flips with p=0.5 each are the
+    # same distribution as one of {none, h, v, both} with p=0.25 each; a
+    # single transform keeps `flip_direction` meaningful.
+    dict(
+        type='RandomFlip',
+        prob=[0.25, 0.25, 0.25],
+        direction=['horizontal', 'vertical', 'diagonal']),
+    dict(type='RandomTranspose', prob=0.5),
+    dict(type='PackISTDInputs'),
+]
+test_pipeline = [
+    dict(type='LoadISTDImageFromFile', color_type='grayscale'),
+    dict(type='LoadISTDAnnotations'),
+    dict(type='PackISTDInputs'),
+]
+
+train_dataloader = dict(
+    batch_size=8,
+    num_workers=2,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    collate_fn=dict(type='default_collate'),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        split='train',
+        pipeline=train_pipeline))
+val_dataloader = dict(
+    batch_size=1,
+    num_workers=2,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    collate_fn=dict(type='default_collate'),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        split='test',
+        pipeline=test_pipeline))
+test_dataloader = val_dataloader
+
+val_evaluator = dict(type='ISTDMetric')
+test_evaluator = val_evaluator
