@@ -7,7 +7,7 @@ import sys
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 from mmengine.config import Config, DictAction  # noqa: E402
-from mmengine.registry import RUNNERS  # noqa: E402
+from dunseg.registry import RUNNERS  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 from dunseg.utils import register_all_modules  # noqa: E402
@@ -18,7 +18,10 @@ def parse_args():
     parser = argparse.ArgumentParser(
         description='Test (and evaluate) a dunseg model')
     parser.add_argument('config', help='test config file path')
-    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument(
+        'checkpoint', nargs='?', default=None,
+        help='checkpoint file; omit only for parameter-free models such as '
+        'the classical TopHatDetector baseline')
     parser.add_argument('--work-dir', help='where to save the metrics')
     parser.add_argument(
         '--out', help='dump every prediction (data samples) to this pickle')
@@ -56,6 +59,9 @@ def main():
                                 osp.splitext(osp.basename(args.config))[0])
     cfg.load_from = args.checkpoint
     cfg.resume = False
+    if args.checkpoint is None:
+        print('tools/test.py: no checkpoint given, testing the model as '
+              'initialised (meaningful for parameter-free baselines only)')
     if args.show_dir:
         hooks = cfg.default_hooks
         if 'visualization' not in hooks:

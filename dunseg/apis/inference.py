@@ -8,6 +8,7 @@ from mmengine.config import Config
 from mmengine.dataset import Compose, pseudo_collate
 from mmengine.registry import init_default_scope
 from mmengine.runner import load_checkpoint
+from mmengine.structures import PixelData
 
 from dunseg.registry import MODELS
 from dunseg.structures import DunSegDataSample
@@ -51,18 +52,35 @@ def init_model(config: Union[str, Path, Config],
     return model
 
 
-def _test_pipeline(cfg: Config, from_array: bool) -> Compose:
+def _inference_pipeline(cfg: Config, in_channels: Optional[int]) -> Compose:
+    """The test pipeline without annotation loading, starting from a loader.
+
+    Synthetic datasets generate images in the dataset and their pipelines
+    have no loading step; inference from files needs one, so it is added
+    with the colour type the model expects.
+    """
     pipeline = [dict(t) for t in cfg.test_dataloader.dataset.pipeline]
-    # Inference has no ground truth: drop annotation loading.
     pipeline = [t for t in pipeline if 'Annotation' not in t['type']]
-    if from_array:
-        if 'LoadImage' not in pipeline[0]['type']:
-            raise ValueError('the test pipeline does not start with an image '
-                             'loading transform; cannot feed arrays')
-        pipeline[0] = dict(type='LoadISTDImageFromNDArray',
-                           **{k: v for k, v in pipeline[0].items()
-                              if k == 'color_type'})
+    if not pipeline or 'Load' not in pipeline[0]['type']:
+        color_type = 'grayscale' if in_channels == 1 else 'color'
+        pipeline.insert(
+            0, dict(type='LoadISTDImageFromFile', color_type=color_type))
     return Compose(pipeline)
+
+
+def _array_to_unit_range(image: np.ndarray) -> np.ndarray:
+    """uint8 / uint16 / float array -> float32 (H, W, C) in [0, 1]."""
+    image = np.asarray(image)
+    if image.dtype == np.uint8 or image.dtype == np.uint16:
+        image = image.astype(np.float32) / np.iinfo(image.dtype).max
+    else:
+        image = image.astype(np.float32)
+        if image.size and (image.min() < 0 or image.max() > 1):
+            raise ValueError(
+                'float images must lie in [0, 1], got range '
+                f'[{image.min():.3g}, {image.max():.3g}]; pass uint8/uint16 '
+                'arrays or rescale')
+    return image[..., None] if image.ndim == 2 else image
 
 
 @torch.no_grad()
@@ -86,16 +104,28 @@ def inference_model(model: torch.nn.Module,
     batch = [images] if single else list(images)
     cfg = model.cfg
     init_default_scope(cfg.get('default_scope', 'dunseg'))
+    in_channels = getattr(model.data_preprocessor, 'in_channels', None)
+    pipeline = _inference_pipeline(cfg, in_channels)
     results = []
     previous = getattr(model, 'return_stages', False)
     model.return_stages = return_stages
     try:
         for image in batch:
-            from_array = isinstance(image, np.ndarray)
-            pipeline = _test_pipeline(cfg, from_array)
-            data = pipeline(dict(img=image) if from_array else dict(
-                img_path=str(image)))
-            results.extend(model.test_step(pseudo_collate([data])))
+            if isinstance(image, np.ndarray):
+                array = _array_to_unit_range(image)
+                if in_channels == 1 and array.shape[2] == 3:
+                    array = array.mean(axis=2, keepdims=True)
+                # skip the loader: the array is already decoded
+                data = dict(img=array, img_path=None,
+                            img_shape=array.shape[:2],
+                            ori_shape=array.shape[:2])
+                for transform in pipeline.transforms[1:]:
+                    data = transform(data)
+            else:
+                data = pipeline(dict(img_path=str(image)))
+            sample = model.test_step(pseudo_collate([data]))[0]
+            sample.input_image = PixelData(data=data['inputs'])
+            results.append(sample)
     finally:
         model.return_stages = previous
     return results[0] if single else results

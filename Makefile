@@ -1,0 +1,33 @@
+# dunseg developer entry points. Every target creates .venv on first use
+# (Python 3.11, CPU; torch 2.14.1 CUDA build, which also runs on CPU) and
+# reuses it afterwards.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.dunseg-installed
+DEMO_CONFIG ?= configs/rpcanet/rpcanet-plus_k6b4_synthetic-sirst-128x128.py
+DEMO_DIR ?= work_dirs/demo
+export HF_HUB_OFFLINE := 1
+
+.PHONY: install test demo clean-venv
+
+install: $(STAMP)
+
+$(STAMP): setup.py requirements/runtime.txt requirements/tests.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet torch==2.14.1 torchvision==0.29.1
+	$(PY) -m pip install --quiet -r requirements/runtime.txt -r requirements/tests.txt
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+test: $(STAMP)
+	$(PY) -m pytest tests -q -p no:cacheprovider
+
+# Train RPCANet+ on the embedded synthetic infrared dataset, test it against
+# the classical top-hat baseline, and run the demo on a sample image.
+demo: $(STAMP)
+	bash tools/run_embedded_demo.sh $(PY) $(DEMO_CONFIG) $(DEMO_DIR)
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,50 @@
+import os
+import os.path as osp
+
+import pytest
+
+# Tests never reach a model hub.
+os.environ.setdefault('HF_HUB_OFFLINE', '1')
+
+REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
+TINY_CONFIG = """
+_base_ = ['{root}/configs/rpcanet/rpcanet-plus_k6b4_synthetic-sirst-128x128.py']
+model = dict(backbone=dict(num_stages=2))
+train_dataloader = dict(
+    batch_size=2, num_workers=0, persistent_workers=False,
+    sampler=dict(type='DefaultSampler', shuffle=True, seed=0),
+    dataset=dict(num_samples=16, img_size=(32, 32),
+                 target_size_range=(1, 5), pipeline=[dict(type='PackISTDInputs')]))
+val_dataloader = dict(
+    num_workers=0, persistent_workers=False,
+    dataset=dict(num_samples=6, img_size=(32, 32), target_size_range=(1, 5)))
+test_dataloader = val_dataloader
+max_iters = {max_iters}
+param_scheduler = [dict(type='PolyLR', eta_min=0, power=0.9, begin=0,
+                        end=max_iters, by_epoch=False)]
+train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters,
+                 val_interval={val_interval})
+default_hooks = dict(
+    logger=dict(interval=1),
+    checkpoint=dict(interval={ckpt_interval}, max_keep_ckpts=10))
+randomness = dict(seed=0, deterministic=True)
+"""
+
+
+def write_tiny_config(directory, max_iters=4, val_interval=4,
+                      ckpt_interval=2, extra='') -> str:
+    """A 2-stage RPCANet+ on 32x32 synthetic images: seconds per run."""
+    path = osp.join(str(directory), 'tiny_rpcanet_plus.py')
+    with open(path, 'w') as f:
+        f.write(
+            TINY_CONFIG.format(
+                root=REPO_ROOT, max_iters=max_iters,
+                val_interval=val_interval, ckpt_interval=ckpt_interval) +
+            extra)
+    return path
+
+
+@pytest.fixture
+def tiny_config(tmp_path):
+    return write_tiny_config(tmp_path)

@@ -1,0 +1,96 @@
+import pytest
+import torch
+
+from dunseg.models.unfolding.rpca import RPCANet, RPCANetPlus, RPCAUnfolding
+
+
+def num_params(module):
+    return sum(p.numel() for p in module.parameters())
+
+
+@pytest.mark.parametrize('kwargs,expected', [
+    (dict(type=RPCANet), 679_896),
+    (dict(type=RPCANetPlus), 215_916),
+    (dict(type=RPCANetPlus, bottleneck_channels=16), 475_188),
+    (dict(type=RPCANetPlus, bottleneck_channels=16, noise_layers=3), 433_428),
+])
+def test_published_parameter_counts(kwargs, expected):
+    cls = kwargs.pop('type')
+    assert num_params(cls(**kwargs)) == expected
+
+
+def test_rpcanet_plus_per_stage_counts():
+    stage = RPCANetPlus().stages[0]
+    assert num_params(stage) == 35_986
+    assert num_params(stage.background) == 2_119
+    assert num_params(stage.target) == 2_532
+    assert num_params(stage.noise) == 2_564
+    assert num_params(stage.merge) == 28_771
+    # the paper's K sweep: 0.0360 M per stage, 0.2159 M at K = 6
+    for k in (1, 3, 7):
+        assert num_params(RPCANetPlus(num_stages=k)) == 35_986 * k
+
+
+def test_states_per_stage():
+    x = torch.rand(2, 1, 16, 20)
+    states = RPCANetPlus(num_stages=3)(x)
+    assert len(states) == 3
+    for state in states:
+        assert set(state) == {'B', 'T', 'N', 'D'}
+        assert all(v.shape == x.shape for v in state.values())
+    assert set(RPCANet(num_stages=2)(x)[-1]) == {'B', 'T', 'D'}
+
+
+def _zero_operators(model):
+    """With every learned operator's output at zero the updates reduce to
+    the plain RPCA splitting: B = D - T - N, T = T + D - B - N, ..."""
+    for stage in model.stages:
+        for module in (stage.background, stage.target, stage.noise):
+            if module is not None:
+                torch.nn.init.zeros_(module.operator.head.weight)
+                torch.nn.init.zeros_(module.operator.head.bias)
+
+
+def test_updates_follow_the_equations():
+    torch.manual_seed(0)
+    model = RPCANetPlus(num_stages=1).eval()
+    _zero_operators(model)
+    D = torch.rand(1, 1, 8, 8)
+    state = model(D)[0]
+    # N^0 = T^0 = 0 -> B^1 = D, T^1 = D - B^1 = 0, N^1 = D - B^1 - T^1 = 0
+    torch.testing.assert_close(state['B'], D)
+    torch.testing.assert_close(state['T'], torch.zeros_like(D))
+    torch.testing.assert_close(state['N'], torch.zeros_like(D))
+    merge = model.stages[0].merge.operator
+    torch.testing.assert_close(state['D'], merge(D))
+
+
+def test_target_step_uses_epsilon():
+    torch.manual_seed(0)
+    model = RPCANet(num_stages=1).eval()
+    D = torch.rand(1, 1, 8, 8)
+    stage = model.stages[0]
+    B = stage.background(D, torch.zeros_like(D))
+    x = D - B
+    expected = x - stage.target.epsilon * stage.target.operator(x)
+    torch.testing.assert_close(model(D)[0]['T'], expected)
+    assert stage.target.epsilon.item() == pytest.approx(0.01)
+
+
+def test_noise_carry_flag():
+    torch.manual_seed(0)
+    official = RPCANetPlus(num_stages=2).eval()
+    paper = RPCANetPlus(num_stages=2, carry_noise_across_stages=True).eval()
+    paper.load_state_dict(official.state_dict())
+    x = torch.rand(1, 1, 16, 16)
+    with torch.no_grad():
+        a, b = official(x), paper(x)
+    torch.testing.assert_close(a[0]['D'], b[0]['D'])  # stage 1 identical
+    assert not torch.allclose(a[1]['T'], b[1]['T'])   # N^1 enters stage 2
+
+
+def test_wrong_channel_count_is_explained():
+    with pytest.raises(ValueError, match='single-channel'):
+        RPCANet(num_stages=1)(torch.rand(1, 3, 8, 8))
+    with pytest.raises(ValueError, match='num_stages'):
+        RPCAUnfolding(num_stages=0)

@@ -1,0 +1,133 @@
+"""Benchmark inference and train-step speed of a model on synthetic data.
+
+``python tools/analysis_tools/benchmark.py CONFIG [--checkpoint CKPT]
+[--shape H W] [--batch-size N] [--repeat R] [--mode infer|train|both]
+[--threads T]``
+
+Reports images/s and ms per batch (median and best of the timed iterations,
+warm-up excluded), achieved GFLOP/s, the ratio to a ``torch.mm`` timed in
+the same run, and peak memory. Every measurement runs in a fresh process.
+"""
+import argparse
+import json
+import os.path as osp
+import sys
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+
+from mmengine.config import Config, DictAction  # noqa: E402
+
+from dunseg.utils.benchmark import benchmark_config  # noqa: E402
+from dunseg.utils.complexity import format_count  # noqa: E402
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description='Benchmark inference / train steps of a model')
+    parser.add_argument('config', help='config file with a "model" key')
+    parser.add_argument('--checkpoint', help='weights to load (optional)')
+    parser.add_argument(
+        '--shape', type=int, nargs=2, default=[256, 256], metavar=('H', 'W'),
+        help='input height and width')
+    parser.add_argument(
+        '--batch-size', type=int, default=1, help='images per iteration')
+    parser.add_argument(
+        '--repeat', type=int, default=5, help='timed iterations per mode')
+    parser.add_argument(
+        '--warmup', type=int, default=2,
+        help='untimed iterations before timing')
+    parser.add_argument(
+        '--mode', choices=['infer', 'train', 'both'], default='infer',
+        help='infer: eval + no_grad forward; train: forward + loss + '
+        'backward + Adam step')
+    parser.add_argument(
+        '--threads', type=int,
+        help='torch.set_num_threads (default: PyTorch default)')
+    parser.add_argument('--device', default='cpu', help='e.g. cpu, cuda:0')
+    parser.add_argument(
+        '--matmul-size', type=int, default=2048,
+        help='size of the square float32 torch.mm reference')
+    parser.add_argument(
+        '--no-isolate', action='store_true',
+        help='measure in this process (faster start; peak memory may be '
+        'polluted by earlier measurements)')
+    parser.add_argument('--out', help='also write the results to this JSON')
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction,
+        help='override config settings, e.g. model.channels_last=False')
+    return parser.parse_args(argv)
+
+
+def input_channels(cfg: Config) -> int:
+    """The data preprocessor's ``in_channels`` when the config sets it, else 3."""
+    preprocessor = cfg.model.get('data_preprocessor') or {}
+    return preprocessor.get('in_channels') or 3
+
+
+def print_report(config: str, report: dict) -> None:
+    matmul = report['matmul']
+    split_line = '=' * 72
+    print(split_line)
+    print(f'Config:   {config}')
+    print(f'Device:   {report["cpu"]}, {report["results"][0]["threads"]} '
+          'thread(s)')
+    print(f'Params:   {report["params"]:,}')
+    print(f'MACs:     {format_count(report["macs_per_image"])} per image '
+          '(forward; one fused multiply-add = 1 MAC)')
+    print(f'torch.mm: {matmul["size"]}x{matmul["size"]} float32, best '
+          f'{1e3 * matmul["best_s"]:.1f} ms = {matmul["gflops_best"]:.1f} '
+          f'GFLOP/s (2*n^3 FLOPs; median {matmul["gflops_median"]:.1f})')
+    print('GFLOP/s = 2 x MACs x images/s / 1e9; a train step (forward + loss '
+          '+ backward + Adam) counts as 3 x forward MACs.')
+    for result in report['results']:
+        print(split_line)
+        height, width = result['shape']
+        title = ('inference (eval, no_grad)' if result['mode'] == 'infer'
+                 else 'train step (forward + loss + backward + Adam step)')
+        print(f'{title}: batch {result["batch_size"]} x {height}x{width}, '
+              f'{result["warmup"]} warm-up + {result["repeat"]} timed')
+        print(f'  ms / batch:  median {result["ms_median"]:.1f}  best '
+              f'{result["ms_best"]:.1f}')
+        print(f'  images / s:  median {result["images_per_s_median"]:.3f}  '
+              f'best {result["images_per_s_best"]:.3f}')
+        print(f'  GFLOP/s:     median {result["gflops_median"]:.1f}  best '
+              f'{result["gflops_best"]:.1f}')
+        print(f'  of torch.mm: median {100 * result["mm_fraction_median"]:.1f}'
+              f' %  best {100 * result["mm_fraction_best"]:.1f} %')
+        print(f'  peak memory: {result["peak_memory_mib"]:.0f} MiB '
+              f'({result["memory_method"]})')
+    print(split_line)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    if 'model' not in cfg:
+        raise KeyError(f'{args.config} defines no "model"')
+    modes = ['infer', 'train'] if args.mode == 'both' else [args.mode]
+    report = benchmark_config(
+        cfg.model.to_dict(),
+        checkpoint=args.checkpoint,
+        shape=tuple(args.shape),
+        batch_sizes={mode: args.batch_size for mode in modes},
+        modes=modes,
+        in_channels=input_channels(cfg),
+        warmup=args.warmup,
+        repeat=args.repeat,
+        threads=args.threads,
+        device=args.device,
+        matmul_size=args.matmul_size,
+        isolate=not args.no_isolate)
+    report['config'] = args.config
+    report['cfg_options'] = args.cfg_options
+    print_report(args.config, report)
+    if args.out:
+        with open(args.out, 'w') as out:
+            json.dump(report, out, indent=2)
+    return report
+
+
+if __name__ == '__main__':
+    main()
