@@ -175,6 +175,11 @@ class RPCAUnfolding(BaseModule):
         step_init (float): Initial ε and σ.
         carry_noise_across_stages (bool): Paper (True) or official-code
             (False) handling of N between stages, see the module docstring.
+        stage_cfg (dict, optional): Build every stage from this config
+            instead (a registered module whose ``forward(state)`` maps
+            ``{'D', 'T', ['N']}`` to ``{'B', 'T', ['N'], 'D'}``); the
+            operator arguments above are then unused. This is how a new
+            stage design plugs into the RPCA skeleton (docs/add_component.md).
         init_cfg (dict, optional): MMEngine init config. Defaults to Xavier
             normal on convs, BN weight 1 / bias 0 (official).
     """
@@ -191,6 +196,7 @@ class RPCAUnfolding(BaseModule):
                  noise_in_kernel_size: int = 3,
                  step_init: float = 0.01,
                  carry_noise_across_stages: bool = False,
+                 stage_cfg: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
         if init_cfg is None:
             init_cfg = [
@@ -227,7 +233,12 @@ class RPCAUnfolding(BaseModule):
                 ProximalCNN(channels, merge_layers, 3, True, None, se_ratio))
             return RPCAStage(background, target, merge, noise)
 
-        self.stages = nn.ModuleList(make_stage() for _ in range(num_stages))
+        if stage_cfg is not None:
+            self.stages = nn.ModuleList(
+                MODELS.build(stage_cfg) for _ in range(num_stages))
+        else:
+            self.stages = nn.ModuleList(
+                make_stage() for _ in range(num_stages))
 
     def init_state(self, inputs: torch.Tensor) -> State:
         zeros = torch.zeros_like(inputs)
@@ -258,8 +269,13 @@ class RPCAUnfolding(BaseModule):
         for stage in self.stages:
             out = stage(state)
             states.append(out)
+            missing = {'B', 'T', 'D'} - set(out)
+            if missing:
+                raise KeyError(f'{type(stage).__name__} returned '
+                               f'{sorted(out)}; an RPCA stage must return B, '
+                               'T and D')
             state = dict(D=out['D'], T=out['T'])
-            if self.with_noise:
+            if self.with_noise and 'N' in out:
                 state['N'] = (out['N'] if self.carry_noise_across_stages else
                               torch.zeros_like(out['N']))
         return states

@@ -1,0 +1,1 @@
+"""An example user package that adds a stage to dunseg's RPCA skeleton."""
