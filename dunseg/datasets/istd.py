@@ -414,10 +414,10 @@ class SIRSTAugDataset(ISTDDataset):
         |-- trainval/{images,masks}/
         `-- test/{images,masks}/
 
-    Note: the official RPCANet evaluation on SIRST-Aug also averages
-    predictions over flipped copies of each test image (test-time
-    augmentation); the test pipeline of ``configs/_base_/datasets/
-    sirst_aug.py`` does not, so its numbers are single-view.
+    Note: the official RPCANet loader applies its random flips and
+    transpose (p=0.5 each) to SIRST-Aug test images too, together with their
+    masks; the test pipeline of ``configs/_base_/datasets/sirst_aug.py`` is
+    deterministic instead.
     """
     default_layout = 'split_dirs'
 

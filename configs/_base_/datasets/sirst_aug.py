@@ -1,8 +1,8 @@
 # SIRST-Aug (8525 train / 545 test images, already 256x256), official RPCANet
 # recipe: grey images in [0, 1], no resize; training uses random vertical
 # flip, horizontal flip and transpose, each with probability 0.5.
-# The official evaluation also averages flipped copies of each test image
-# (test-time augmentation); the test pipeline below is single-view.
+# The official loader applies the same random flips/transpose to test images
+# (with their masks); the test pipeline below is deterministic instead.
 dataset_type = 'SIRSTAugDataset'
 data_root = 'data/SIRST-Aug'
 

@@ -19,3 +19,4 @@ default_hooks = dict(
         save_best='IoU', rule='greater'),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='DunSegVisualizationHook'))
+log_processor = dict(by_epoch=True)
