@@ -1,4 +1,4 @@
-# Classical white top-hat detector (disk radius 5, mean + 4 sigma), evaluated
+# Classical white top-hat detector (disk radius 5, threshold mean + 8 sigma), evaluated
 # with the same ISTDMetric on the synthetic test split as the learned models:
 #   python tools/test.py configs/baselines/tophat_synthetic-sirst-128x128.py
 _base_ = [

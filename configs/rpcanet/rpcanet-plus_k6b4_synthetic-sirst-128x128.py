@@ -27,3 +27,4 @@ default_hooks = dict(
                     max_keep_ckpts=2),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='DunSegVisualizationHook'))
+log_processor = dict(by_epoch=False)

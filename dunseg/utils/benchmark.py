@@ -16,6 +16,7 @@ Conventions used by every figure this module reports:
   Each measurement runs in a fresh process (``isolate=True``) so that an
   earlier measurement's allocator caches cannot hide or inflate the peak.
 """
+import os
 import statistics
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -29,6 +30,13 @@ from .complexity import count_macs
 
 #: Forward passes a train step is counted as (forward + 2 for backward).
 TRAIN_STEP_FORWARD_EQUIVALENTS = 3
+
+__all__ = [
+    'PeakMemoryMeter', 'TRAIN_STEP_FORWARD_EQUIVALENTS',
+    'allocator_environment', 'benchmark_config', 'benchmark_model',
+    'build_benchmark_model', 'cpu_model_name', 'synthetic_batch',
+    'time_matmul'
+]
 
 
 def synchronize(device: torch.device) -> None:
@@ -76,8 +84,10 @@ class PeakMemoryMeter:
             self.method = 'VmHWM increase (peak RSS, reset before warm-up)'
         except OSError:
             import resource
-            self.baseline_kib = _read_proc_status_kb('VmRSS') or \
-                resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+            # Linux reports ru_maxrss in KiB.
+            self.baseline_kib = resource.getrusage(
+                resource.RUSAGE_SELF).ru_maxrss
             self.method = 'ru_maxrss increase (peak RSS since process start)'
 
     def peak_mib(self) -> float:
@@ -144,8 +154,8 @@ def synthetic_batch(batch_size: int,
         mask = torch.zeros(1, height, width, dtype=torch.uint8)
         row, col = height // 2, width // 2
         mask[:, max(row - 1, 0):row + 2, max(col - 1, 0):col + 2] = 1
-        sample = DunSegDataSample(
-            metainfo=dict(img_shape=(height, width), ori_shape=(height, width)))
+        sample = DunSegDataSample(metainfo=dict(
+            img_shape=(height, width), ori_shape=(height, width)))
         sample.gt_mask = PixelData(data=mask.to(device))
         data_samples.append(sample)
     return inputs, data_samples
@@ -208,7 +218,7 @@ def benchmark_model(model: nn.Module,
         dict: ``mode, batch_size, shape, device, threads, warmup, repeat,
         times_s, ms_median, ms_best, images_per_s_median, images_per_s_best,
         macs_per_image, flops_per_iteration, gflops_median, gflops_best,
-        peak_memory_mib, memory_method``.
+        peak_memory_mib, memory_method, load_average``.
     """
     if mode not in ('infer', 'train'):
         raise ValueError(f'mode must be "infer" or "train", got "{mode}"')
@@ -266,7 +276,35 @@ def benchmark_model(model: nn.Module,
         gflops_median=flops / median / 1e9,
         gflops_best=flops / best / 1e9,
         peak_memory_mib=peak_mib,
-        memory_method=meter.method)
+        memory_method=meter.method,
+        load_average=_load_average())
+
+
+def _load_average() -> Optional[float]:
+    """1-minute load average: other processes on the machine skew timings."""
+    try:
+        return os.getloadavg()[0]
+    except OSError:
+        return None
+
+
+def allocator_environment() -> Dict[str, str]:
+    """Environment variables that change memory allocation or threading.
+
+    glibc returns blocks above its mmap threshold (at most 32 MiB) to the
+    kernel on free, so every large activation is page-faulted in again on
+    the next iteration; ``MALLOC_MMAP_MAX_=0`` and a large
+    ``MALLOC_TRIM_THRESHOLD_`` keep the memory in the heap. Such settings
+    change large-batch train-step timings up to twofold, so reports record
+    them.
+    """
+    prefixes = ('MALLOC_', 'OMP_', 'MKL_', 'KMP_', 'GOMP_')
+    names = ('LD_PRELOAD', 'THP_MEM_ALLOC_ENABLE', 'DNNL_MAX_CPU_ISA')
+    return {
+        key: value
+        for key, value in sorted(os.environ.items())
+        if key.startswith(prefixes) or key in names
+    }
 
 
 def build_benchmark_model(model_cfg: dict,
@@ -342,7 +380,9 @@ def benchmark_config(model_cfg: dict,
 
     Returns:
         dict: ``params``, ``macs_per_image``, ``matmul`` (see
-        :func:`time_matmul`) and ``results``: one :func:`benchmark_model`
+        :func:`time_matmul`), ``environment`` (see
+        :func:`allocator_environment`), ``cpu`` and ``results``: one
+        :func:`benchmark_model`
         dict per mode, extended by ``mm_fraction_median`` and
         ``mm_fraction_best`` (model GFLOP/s over the best torch.mm GFLOP/s).
     """
@@ -373,15 +413,16 @@ def benchmark_config(model_cfg: dict,
     matmul_runs.append(
         _run(isolate, _matmul_worker, device, threads, matmul_kwargs))
     matmul = max(matmul_runs, key=lambda run: run['gflops_best'])
+    reference = matmul['gflops_best']
     for result in results:
-        result['mm_fraction_median'] = (
-            result['gflops_median'] / matmul['gflops_best'])
-        result['mm_fraction_best'] = result['gflops_best'] / matmul['gflops_best']
+        result['mm_fraction_median'] = result['gflops_median'] / reference
+        result['mm_fraction_best'] = result['gflops_best'] / reference
     return dict(
         params=params,
         macs_per_image=macs_per_image,
         matmul=matmul,
         results=results,
+        environment=allocator_environment(),
         cpu=cpu_model_name() if device == 'cpu' else
         torch.cuda.get_device_name(torch.device(device)))
 
@@ -396,10 +437,3 @@ def cpu_model_name() -> str:
         pass
     import platform
     return platform.processor() or 'unknown CPU'
-
-
-__all__ = [
-    'PeakMemoryMeter', 'TRAIN_STEP_FORWARD_EQUIVALENTS', 'benchmark_config',
-    'benchmark_model', 'build_benchmark_model', 'synthetic_batch',
-    'time_matmul', 'cpu_model_name'
-]

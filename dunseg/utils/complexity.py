@@ -189,8 +189,9 @@ def complexity_table(stats: Dict[str, ModuleComplexity],
         if depth > max_depth or (entry.macs == 0 and entry.params == 0):
             continue
         label = '  ' * depth + (name.rsplit('.', 1)[-1] if name else 'model')
+        share = f'{100 * entry.macs / total:.2f}'
         rows.append((label, entry.type, f'{entry.params:,}',
-                     format_count(entry.macs), f'{100 * entry.macs / total:.2f}'))
+                     format_count(entry.macs), share))
     header = ('module', 'type', 'params', 'MACs', 'MACs %')
     widths = [
         max(len(row[i]) for row in rows + [header]) for i in range(len(header))

@@ -13,7 +13,8 @@ import json
 import os.path as osp
 import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+sys.path.insert(0, REPO_ROOT)
 
 from mmengine.config import Config, DictAction  # noqa: E402
 
@@ -59,7 +60,7 @@ def parse_args(argv=None):
 
 
 def input_channels(cfg: Config) -> int:
-    """The data preprocessor's ``in_channels`` when the config sets it, else 3."""
+    """``in_channels`` of the config's data preprocessor, else 3."""
     preprocessor = cfg.model.get('data_preprocessor') or {}
     return preprocessor.get('in_channels') or 3
 
@@ -71,6 +72,8 @@ def print_report(config: str, report: dict) -> None:
     print(f'Config:   {config}')
     print(f'Device:   {report["cpu"]}, {report["results"][0]["threads"]} '
           'thread(s)')
+    environment = report['environment'] or 'no allocator/threading variables'
+    print(f'Env:      {environment}')
     print(f'Params:   {report["params"]:,}')
     print(f'MACs:     {format_count(report["macs_per_image"])} per image '
           '(forward; one fused multiply-add = 1 MAC)')
@@ -96,6 +99,7 @@ def print_report(config: str, report: dict) -> None:
               f' %  best {100 * result["mm_fraction_best"]:.1f} %')
         print(f'  peak memory: {result["peak_memory_mib"]:.0f} MiB '
               f'({result["memory_method"]})')
+        print(f'  load average (1 min) after: {result["load_average"]}')
     print(split_line)
 
 

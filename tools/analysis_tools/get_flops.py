@@ -9,15 +9,16 @@ import argparse
 import os.path as osp
 import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+sys.path.insert(0, REPO_ROOT)
 
 import torch  # noqa: E402
 from mmengine.config import Config, DictAction  # noqa: E402
 
 from dunseg.registry import MODELS  # noqa: E402
 from dunseg.utils import register_all_modules  # noqa: E402
-from dunseg.utils.complexity import (complexity_table, format_count,  # noqa: E402
-                                     module_complexity)
+from dunseg.utils.complexity import (  # noqa: E402
+    complexity_table, format_count, module_complexity)
 
 
 def parse_args(argv=None):
@@ -42,7 +43,7 @@ def parse_args(argv=None):
 
 
 def input_channels(cfg: Config) -> int:
-    """The data preprocessor's ``in_channels`` when the config sets it, else 3."""
+    """``in_channels`` of the config's data preprocessor, else 3."""
     preprocessor = cfg.model.get('data_preprocessor') or {}
     return preprocessor.get('in_channels') or 3
 

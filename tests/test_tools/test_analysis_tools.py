@@ -1,0 +1,263 @@
+"""Tests of tools/analysis_tools and the complexity/benchmark utilities."""
+import importlib.util
+import json
+import os.path as osp
+
+import pytest
+import torch
+from mmengine.config import Config
+from torch import nn
+
+from dunseg.registry import MODELS
+from dunseg.utils import register_all_modules
+from dunseg.utils.benchmark import (benchmark_config, benchmark_model,
+                                    build_benchmark_model, time_matmul)
+from dunseg.utils.complexity import count_macs, module_complexity
+
+REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+TOOLS = osp.join(REPO_ROOT, 'tools', 'analysis_tools')
+
+# A one-stage, 4-channel RPCANet: a train step on 16 x 16 takes milliseconds.
+TINY_MODEL_CONFIG = """
+model = dict(
+    type='UnfoldingSegmentor',
+    data_preprocessor=dict(type='DunSegDataPreprocessor', in_channels=1),
+    backbone=dict(type='RPCANet', num_stages=1, channels=4,
+                  background_layers=1, target_layers=1, merge_layers=1),
+    decode_head=dict(type='StateMaskHead', state_key='T',
+                     loss_decode=dict(type='SoftIoULoss', smooth=1.0)),
+    reconstruction_loss=dict(type='MSELoss', loss_weight=0.1,
+                             loss_name='loss_fidelity'),
+    channels_last=True)
+"""
+
+
+def load_tool(name):
+    spec = importlib.util.spec_from_file_location(
+        f'analysis_tools_{name}', osp.join(TOOLS, f'{name}.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def tiny_config(tmp_path):
+    path = tmp_path / 'tiny_rpcanet.py'
+    path.write_text(TINY_MODEL_CONFIG)
+    return str(path)
+
+
+def build_from_config(path, **model_overrides):
+    register_all_modules()
+    cfg = Config.fromfile(path)
+    cfg.model.update(model_overrides)
+    return MODELS.build(cfg.model)
+
+
+# ------------------------------------------------------------------ MACs
+def test_count_macs_of_one_conv_by_hand():
+    # Conv2d 1 -> 2, 3x3, padding 1 on a 4x4 image: 2 x 4 x 4 = 32 output
+    # values, each 1 x 3 x 3 = 9 multiply-adds (zero-padded taps included,
+    # as thop counts) + 1 bias add = 10 MACs -> 320 MACs.
+    # Parameters: 2 x 1 x 3 x 3 weights + 2 biases = 20.
+    conv = nn.Conv2d(1, 2, 3, padding=1)
+    assert count_macs(conv, torch.rand(1, 1, 4, 4)) == (320, 20)
+
+    # Without the bias: 32 x 9 = 288 MACs, 18 parameters. Batch 3 triples it.
+    conv = nn.Conv2d(1, 2, 3, padding=1, bias=False)
+    assert count_macs(conv, torch.rand(3, 1, 4, 4)) == (3 * 288, 18)
+
+    # + BatchNorm2d(2): scale and shift = 2 per element -> 288 + 2 x 32 = 352;
+    # BN adds 2 x 2 parameters (running statistics are buffers).
+    net = nn.Sequential(
+        nn.Conv2d(1, 2, 3, padding=1, bias=False), nn.BatchNorm2d(2),
+        nn.ReLU())
+    assert count_macs(net, torch.rand(1, 1, 4, 4)) == (352, 22)
+
+
+def test_module_complexity_restores_mode_and_running_stats():
+    net = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.BatchNorm2d(2))
+    net.train()
+    running_mean = net[1].running_mean.clone()
+    stats = module_complexity(net, torch.rand(2, 1, 4, 4) + 5)
+    assert net.training and net[1].training
+    assert torch.equal(net[1].running_mean, running_mean)
+    # Parents sum their children: conv 2*32*10 + BN 2*(2*32).
+    assert stats['0'].macs == 640 and stats['1'].macs == 128
+    assert stats[''].macs == 768 and stats[''].params == 20 + 4
+
+
+@pytest.mark.parametrize('config, official_macs, params', [
+    ('rpcanet.py', 44.6e9, 679_896),
+    ('rpcanet_plus.py', 13.9e9, 215_916),
+])
+def test_count_macs_matches_published_figures(config, official_macs, params):
+    model = build_from_config(
+        osp.join(REPO_ROOT, 'configs', '_base_', 'models', config))
+    macs, counted_params = count_macs(model, torch.rand(1, 1, 256, 256))
+    assert counted_params == params
+    assert abs(macs - official_macs) / official_macs < 0.03
+
+
+def test_get_flops_tool(tiny_config, capsys):
+    get_flops = load_tool('get_flops')
+    macs, params = get_flops.main(
+        [tiny_config, '--shape', '16', '20', '--per-module'])
+    expected = count_macs(
+        build_from_config(tiny_config), torch.rand(1, 1, 16, 20))
+    assert (macs, params) == expected
+    out = capsys.readouterr().out
+    assert 'one fused multiply-add = 1 MAC' in out
+    assert '(1, 1, 16, 20)' in out  # channels from data_preprocessor
+    assert 'backbone' in out and 'MACs %' in out  # the per-module table
+
+
+# -------------------------------------------------------------- benchmark
+RESULT_KEYS = {
+    'mode', 'batch_size', 'shape', 'device', 'threads', 'warmup', 'repeat',
+    'times_s', 'ms_median', 'ms_best', 'images_per_s_median',
+    'images_per_s_best', 'macs_per_image', 'flops_per_iteration',
+    'gflops_median', 'gflops_best', 'peak_memory_mib', 'memory_method',
+    'load_average'
+}
+
+
+@pytest.mark.parametrize('mode', ['infer', 'train'])
+def test_benchmark_model_returns_all_figures(tiny_config, mode):
+    model = build_from_config(tiny_config)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    result = benchmark_model(
+        model, shape=(16, 16), batch_size=2, mode=mode, warmup=1, repeat=2)
+    assert RESULT_KEYS <= set(result)
+    assert result['mode'] == mode and len(result['times_s']) == 2
+    macs, _ = count_macs(model, torch.rand(1, 1, 16, 16))
+    assert result['macs_per_image'] == macs
+    # 2 FLOPs per MAC, 2 images, and a train step counts 3 forwards.
+    assert result['flops_per_iteration'] == 2 * macs * 2 * (
+        3 if mode == 'train' else 1)
+    assert result['peak_memory_mib'] >= 0
+    changed = any(not torch.equal(before[k], v)
+                  for k, v in model.state_dict().items())
+    assert changed == (mode == 'train')  # the train step ran Adam
+
+
+def test_benchmark_config_and_matmul_reference(tiny_config):
+    model_cfg = Config.fromfile(tiny_config).model.to_dict()
+    report = benchmark_config(
+        model_cfg, shape=(16, 16), batch_sizes=dict(train=2),
+        modes=('infer', 'train'), warmup=0, repeat=1, matmul_size=64,
+        isolate=False)
+    assert {'params', 'macs_per_image', 'matmul', 'results', 'environment',
+            'cpu'} <= set(report)
+    assert report['matmul']['gflops_best'] > 0
+    infer, train = report['results']
+    assert (infer['batch_size'], train['batch_size']) == (1, 2)
+    for result in report['results']:
+        assert result['mm_fraction_best'] == pytest.approx(
+            result['gflops_best'] / report['matmul']['gflops_best'])
+
+
+def test_benchmark_tool_in_fresh_processes(tiny_config, tmp_path, capsys):
+    # One isolated (spawned) measurement: the default, used for peak memory.
+    benchmark = load_tool('benchmark')
+    out_json = tmp_path / 'bench.json'
+    report = benchmark.main([
+        tiny_config, '--shape', '16', '16', '--repeat', '1', '--warmup', '0',
+        '--matmul-size', '64', '--out',
+        str(out_json), '--cfg-options', 'model.channels_last=False'
+    ])
+    assert report['results'][0]['mode'] == 'infer'
+    assert json.loads(out_json.read_text())['params'] == report['params']
+    out = capsys.readouterr().out
+    assert 'GFLOP/s = 2 x MACs' in out and 'of torch.mm' in out
+
+
+def test_time_matmul_keys():
+    result = time_matmul(size=32, repeat=2, warmup=1)
+    assert set(result) == {
+        'size', 'best_s', 'median_s', 'gflops_best', 'gflops_median'
+    }
+    assert result['gflops_best'] >= result['gflops_median'] > 0
+
+
+def test_build_benchmark_model_loads_checkpoint(tiny_config, tmp_path):
+    model = build_from_config(tiny_config)
+    checkpoint = tmp_path / 'tiny.pth'
+    torch.save(dict(state_dict=model.state_dict()), checkpoint)
+    loaded = build_benchmark_model(
+        Config.fromfile(tiny_config).model.to_dict(), str(checkpoint))
+    for key, value in model.state_dict().items():
+        assert torch.equal(loaded.state_dict()[key], value)
+
+
+# ---------------------------------------------------------- analyze_logs
+def write_scalars(path, by_epoch=False):
+    lines = []
+    for step in range(1, 7):
+        entry = dict(lr=1e-3, loss=1.0 / step, loss_softiou=0.9 / step,
+                     time=0.5 + 0.1 * (step == 1), data_time=0.01,
+                     iter=step, memory=10, step=step)
+        if by_epoch:
+            entry.update(epoch=(step - 1) // 3 + 1, iter=(step - 1) % 3 + 1)
+        lines.append(entry)
+        if step % 3 == 0:
+            # validation step: an iteration, or an epoch in epoch-based runs
+            lines.append(dict(IoU=0.2 * step / 3, nIoU=0.1, Pd=0.5, Fa=1e-5,
+                              step=step // 3 if by_epoch else step))
+    path.write_text(''.join(json.dumps(line) + '\n' for line in lines))
+    return str(path)
+
+
+def test_plot_curve_writes_png(tmp_path):
+    analyze_logs = load_tool('analyze_logs')
+    log_a = write_scalars(tmp_path / 'a.json')
+    log_b = write_scalars(tmp_path / 'b.json', by_epoch=True)
+    out = tmp_path / 'curves.png'
+    analyze_logs.main([
+        'plot_curve', log_a, log_b, '--keys', 'loss', 'IoU', '--legend', 'a',
+        'b', '--out', str(out)
+    ])
+    assert out.stat().st_size > 0
+    assert out.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
+
+    with pytest.raises(KeyError, match='available keys'):
+        analyze_logs.main(
+            ['plot_curve', log_a, '--keys', 'mIoU', '--out', str(out)])
+
+
+def test_validation_entries_share_the_iteration_axis(tmp_path):
+    analyze_logs = load_tool('analyze_logs')
+    for by_epoch in (False, True):
+        train, val = analyze_logs.load_scalars(
+            write_scalars(tmp_path / f'{by_epoch}.json', by_epoch))
+        assert len(train) == 6 and len(val) == 2
+        # epoch 1 ends at iteration 3, epoch 2 at 6
+        assert analyze_logs.curve(train, val, 'IoU')[0] == [3, 6]
+        assert analyze_logs.curve(train, val, 'loss')[0] == list(range(1, 7))
+
+
+def test_cal_train_time(tmp_path, capsys):
+    analyze_logs = load_tool('analyze_logs')
+    log = write_scalars(tmp_path / 'scalars.json')
+    (summary, ) = analyze_logs.main(['cal_train_time', log])
+    # the first (start-up) interval of 0.6 s is left out
+    assert summary['mean_s'] == pytest.approx(0.5)
+    assert summary['iterations'] == 6
+    assert 'average iter time' in capsys.readouterr().out
+
+
+# ---------------------------------------------------------- print_config
+def test_print_config(tmp_path, capsys):
+    print_config = load_tool('print_config')
+    config = osp.join(REPO_ROOT, 'configs', '_base_', 'models', 'rpcanet.py')
+    saved = tmp_path / 'merged.py'
+    cfg = print_config.main([
+        config, '--cfg-options', 'model.channels_last=False',
+        'model.backbone.num_stages=3', '--save-path',
+        str(saved)
+    ])
+    out = capsys.readouterr().out
+    assert 'channels_last=False' in out and 'num_stages=3' in out
+    reloaded = Config.fromfile(str(saved))
+    assert reloaded.model.backbone.num_stages == 3
+    assert cfg.model.channels_last is False
