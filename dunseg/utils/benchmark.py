@@ -327,9 +327,13 @@ def _set_threads(threads: Optional[int]) -> None:
 
 
 def _benchmark_worker(model_cfg: dict, checkpoint: Optional[str], device: str,
-                      threads: Optional[int], kwargs: dict) -> dict:
+                      threads: Optional[int], kwargs: dict,
+                      keep_heap: bool = False) -> dict:
     """Build the model and run one measurement (in a fresh process)."""
     _set_threads(threads)
+    if keep_heap:
+        from .malloc import keep_freed_memory_in_heap
+        keep_freed_memory_in_heap()
     model = build_benchmark_model(model_cfg, checkpoint, device)
     return benchmark_model(model, **kwargs)
 
@@ -360,7 +364,8 @@ def benchmark_config(model_cfg: dict,
                      threads: Optional[int] = None,
                      device: str = 'cpu',
                      matmul_size: int = 2048,
-                     isolate: bool = True) -> dict:
+                     isolate: bool = True,
+                     keep_heap: bool = False) -> dict:
     """Benchmark a model config in each mode and relate it to ``torch.mm``.
 
     The ``torch.mm`` reference is timed before and after the model
@@ -376,6 +381,9 @@ def benchmark_config(model_cfg: dict,
             the matmul; None keeps PyTorch's default.
         isolate (bool): Run every measurement in a fresh spawned process
             (slower to start, robust peak memory).
+        keep_heap (bool): Call
+            :func:`dunseg.utils.malloc.keep_freed_memory_in_heap` in the
+            measuring process, as :class:`DunSegRunner` does for training.
         Others: see :func:`benchmark_model`.
 
     Returns:
@@ -409,7 +417,7 @@ def benchmark_config(model_cfg: dict,
             macs_per_image=macs_per_image)
         results.append(
             _run(isolate, _benchmark_worker, model_cfg, checkpoint, device,
-                 threads, kwargs))
+                 threads, kwargs, keep_heap))
     matmul_runs.append(
         _run(isolate, _matmul_worker, device, threads, matmul_kwargs))
     matmul = max(matmul_runs, key=lambda run: run['gflops_best'])
@@ -422,6 +430,7 @@ def benchmark_config(model_cfg: dict,
         macs_per_image=macs_per_image,
         matmul=matmul,
         results=results,
+        keep_heap=keep_heap,
         environment=allocator_environment(),
         cpu=cpu_model_name() if device == 'cpu' else
         torch.cuda.get_device_name(torch.device(device)))

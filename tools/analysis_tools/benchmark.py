@@ -52,6 +52,10 @@ def parse_args(argv=None):
         '--no-isolate', action='store_true',
         help='measure in this process (faster start; peak memory may be '
         'polluted by earlier measurements)')
+    parser.add_argument(
+        '--keep-heap', action='store_true',
+        help='keep freed memory in the glibc heap (mallopt), as '
+        'DunSegRunner does for training (env_cfg.malloc_keep_heap)')
     parser.add_argument('--out', help='also write the results to this JSON')
     parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction,
@@ -74,6 +78,7 @@ def print_report(config: str, report: dict) -> None:
           'thread(s)')
     environment = report['environment'] or 'no allocator/threading variables'
     print(f'Env:      {environment}')
+    print(f'Heap:     {"kept (mallopt)" if report.get("keep_heap") else "glibc default"}')
     print(f'Params:   {report["params"]:,}')
     print(f'MACs:     {format_count(report["macs_per_image"])} per image '
           '(forward; one fused multiply-add = 1 MAC)')
@@ -123,7 +128,8 @@ def main(argv=None):
         threads=args.threads,
         device=args.device,
         matmul_size=args.matmul_size,
-        isolate=not args.no_isolate)
+        isolate=not args.no_isolate,
+        keep_heap=args.keep_heap)
     report['config'] = args.config
     report['cfg_options'] = args.cfg_options
     print_report(args.config, report)

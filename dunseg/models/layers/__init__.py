@@ -1,3 +1,4 @@
 from .se_layer import SELayer
+from .weight_init import PyTorchDefaultInit
 
-__all__ = ['SELayer']
+__all__ = ['SELayer', 'PyTorchDefaultInit']
