@@ -328,13 +328,18 @@ def _set_threads(threads: Optional[int]) -> None:
 
 def _benchmark_worker(model_cfg: dict, checkpoint: Optional[str], device: str,
                       threads: Optional[int], kwargs: dict,
-                      keep_heap: bool = False) -> dict:
+                      keep_heap: bool = False,
+                      fuse_conv_bn: bool = False) -> dict:
     """Build the model and run one measurement (in a fresh process)."""
     _set_threads(threads)
     if keep_heap:
         from .malloc import keep_freed_memory_in_heap
         keep_freed_memory_in_heap()
     model = build_benchmark_model(model_cfg, checkpoint, device)
+    if fuse_conv_bn and kwargs['mode'] == 'infer':
+        # eval-mode BatchNorm is an affine map: fold it into the conv before
+        from mmcv.cnn import fuse_conv_bn as fuse
+        model = fuse(model.eval())
     return benchmark_model(model, **kwargs)
 
 
@@ -365,7 +370,8 @@ def benchmark_config(model_cfg: dict,
                      device: str = 'cpu',
                      matmul_size: int = 2048,
                      isolate: bool = True,
-                     keep_heap: bool = False) -> dict:
+                     keep_heap: bool = False,
+                     fuse_conv_bn: bool = False) -> dict:
     """Benchmark a model config in each mode and relate it to ``torch.mm``.
 
     The ``torch.mm`` reference is timed before and after the model
@@ -384,6 +390,8 @@ def benchmark_config(model_cfg: dict,
         keep_heap (bool): Call
             :func:`dunseg.utils.malloc.keep_freed_memory_in_heap` in the
             measuring process, as :class:`DunSegRunner` does for training.
+        fuse_conv_bn (bool): For inference, fold every BatchNorm into the
+            convolution before it (``mmcv.cnn.fuse_conv_bn``; same outputs).
         Others: see :func:`benchmark_model`.
 
     Returns:
@@ -417,7 +425,7 @@ def benchmark_config(model_cfg: dict,
             macs_per_image=macs_per_image)
         results.append(
             _run(isolate, _benchmark_worker, model_cfg, checkpoint, device,
-                 threads, kwargs, keep_heap))
+                 threads, kwargs, keep_heap, fuse_conv_bn))
     matmul_runs.append(
         _run(isolate, _matmul_worker, device, threads, matmul_kwargs))
     matmul = max(matmul_runs, key=lambda run: run['gflops_best'])
@@ -431,6 +439,7 @@ def benchmark_config(model_cfg: dict,
         matmul=matmul,
         results=results,
         keep_heap=keep_heap,
+        fuse_conv_bn=fuse_conv_bn,
         environment=allocator_environment(),
         cpu=cpu_model_name() if device == 'cpu' else
         torch.cuda.get_device_name(torch.device(device)))

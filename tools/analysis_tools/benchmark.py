@@ -56,6 +56,10 @@ def parse_args(argv=None):
         '--keep-heap', action='store_true',
         help='keep freed memory in the glibc heap (mallopt), as '
         'DunSegRunner does for training (env_cfg.malloc_keep_heap)')
+    parser.add_argument(
+        '--fuse-conv-bn', action='store_true',
+        help='inference: fold BatchNorm into the preceding convolutions '
+        '(same outputs, fewer memory passes)')
     parser.add_argument('--out', help='also write the results to this JSON')
     parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction,
@@ -79,6 +83,8 @@ def print_report(config: str, report: dict) -> None:
     environment = report['environment'] or 'no allocator/threading variables'
     print(f'Env:      {environment}')
     print(f'Heap:     {"kept (mallopt)" if report.get("keep_heap") else "glibc default"}')
+    if report.get('fuse_conv_bn'):
+        print('Fused:    BatchNorm folded into convolutions for inference')
     print(f'Params:   {report["params"]:,}')
     print(f'MACs:     {format_count(report["macs_per_image"])} per image '
           '(forward; one fused multiply-add = 1 MAC)')
@@ -129,7 +135,8 @@ def main(argv=None):
         device=args.device,
         matmul_size=args.matmul_size,
         isolate=not args.no_isolate,
-        keep_heap=args.keep_heap)
+        keep_heap=args.keep_heap,
+        fuse_conv_bn=args.fuse_conv_bn)
     report['config'] = args.config
     report['cfg_options'] = args.cfg_options
     print_report(args.config, report)

@@ -1,5 +1,6 @@
 """Weight initialisers beyond MMEngine's built-in ones."""
-from mmengine.model.weight_init import BaseInit, update_init_info
+from mmengine.model.weight_init import (BaseInit, _get_bases_name,
+                                        update_init_info)
 from torch import nn
 
 from dunseg.registry import WEIGHT_INITIALIZERS
@@ -16,8 +17,9 @@ class PyTorchDefaultInit(BaseInit):
     where a backbone's default ``init_cfg`` would overwrite it.
 
     Args:
-        layer (str | list[str]): Class names of the modules to reset;
-            empty = every module that has ``reset_parameters``.
+        layer (str | list[str]): Class names of the modules to reset,
+            subclasses included (as in MMEngine's initialisers); empty =
+            every module that has ``reset_parameters``.
     """
 
     def __init__(self, **kwargs) -> None:
@@ -27,7 +29,8 @@ class PyTorchDefaultInit(BaseInit):
         for submodule in module.modules():
             if not hasattr(submodule, 'reset_parameters'):
                 continue
-            if self.layer and type(submodule).__name__ not in self.layer:
+            names = {type(submodule).__name__, *_get_bases_name(submodule)}
+            if self.layer and not names & set(self.layer):
                 continue
             submodule.reset_parameters()
         if hasattr(module, '_params_init_info'):

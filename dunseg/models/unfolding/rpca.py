@@ -34,7 +34,7 @@ from mmengine.model import BaseModule
 from torch import nn
 
 from dunseg.registry import MODELS
-from ..layers import SELayer
+from ..layers import SELayer, SingleOutputConv2d
 
 State = Dict[str, torch.Tensor]
 
@@ -50,7 +50,8 @@ class ProximalCNN(nn.Module):
     ``num_layers`` x [conv3x3(width -> width) [+ BN] + ReLU], then optionally a
     conv3x3 ``width -> expand_channels`` (RPCANet+'s bottleneck-to-total
     channel mapping, no activation); ``se``: optional squeeze-and-excitation;
-    ``head``: conv3x3 to one channel.
+    ``head``: conv3x3 to one channel (:class:`SingleOutputConv2d`, an
+    ``nn.Conv2d`` that is faster on CPU).
     """
 
     def __init__(self,
@@ -76,7 +77,7 @@ class ProximalCNN(nn.Module):
             out_channels = expand_channels
         self.body = nn.Sequential(*layers)
         self.se = SELayer(out_channels, se_ratio) if se_ratio else nn.Identity()
-        self.head = _conv3x3(out_channels, 1)
+        self.head = SingleOutputConv2d(out_channels, 3)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.se(self.body(x)))
