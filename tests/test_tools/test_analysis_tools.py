@@ -261,3 +261,28 @@ def test_print_config(tmp_path, capsys):
     reloaded = Config.fromfile(str(saved))
     assert reloaded.model.backbone.num_stages == 3
     assert cfg.model.channels_last is False
+
+
+def test_fused_conv_bn_model_gives_the_same_outputs(tiny_config):
+    from mmcv.cnn import fuse_conv_bn
+    from torch import nn
+    model_cfg = Config.fromfile(tiny_config).model.to_dict()
+    model = build_benchmark_model(model_cfg).eval()
+    # non-trivial running statistics, so folding them changes the weights
+    for module in model.modules():
+        if isinstance(module, nn.BatchNorm2d):
+            module.running_mean.uniform_(-0.5, 0.5)
+            module.running_var.uniform_(0.5, 2.0)
+    inputs = torch.rand(2, 1, 24, 24)
+    with torch.no_grad():
+        expected = model(inputs, mode='tensor')
+        fused = fuse_conv_bn(model)
+        assert not any(
+            isinstance(m, nn.BatchNorm2d) for m in fused.modules())
+        torch.testing.assert_close(
+            fused(inputs, mode='tensor'), expected, rtol=1e-4, atol=1e-4)
+
+    report = benchmark_config(
+        model_cfg, shape=(16, 16), modes=('infer', ), warmup=0, repeat=1,
+        matmul_size=64, isolate=False, fuse_conv_bn=True)
+    assert report['fuse_conv_bn'] is True
