@@ -2,7 +2,7 @@
 # SyntheticSIRST data (no files needed). A CPU schedule of a few minutes:
 # 500 iterations of 8 random 64x64 frames (the model is fully convolutional;
 # validation and test use the 128x128 test split), the official optimiser
-# (Adam 1e-4, poly 0.9). A 10x larger rate collapses to empty predictions.
+# (Adam 1e-4, poly 0.9).
 _base_ = [
     '../_base_/models/rpcanet_plus.py', '../_base_/datasets/synthetic_sirst.py',
     '../_base_/default_runtime.py'

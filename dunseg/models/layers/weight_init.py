@@ -22,9 +22,6 @@ class PyTorchDefaultInit(BaseInit):
             every module that has ``reset_parameters``.
     """
 
-    def __init__(self, **kwargs) -> None:
-        super().__init__(**kwargs)
-
     def __call__(self, module: nn.Module) -> None:
         for submodule in module.modules():
             if not hasattr(submodule, 'reset_parameters'):
