@@ -1,8 +1,10 @@
-from .metrics import (ISTDMetric, binarize_prediction, evaluate_istd_image,
+from .metrics import (RestorationMetric, psnr_ssim,
+                      ISTDMetric, binarize_prediction, evaluate_istd_image,
                       pd_fa_centroid, pd_fa_rpcanet, pixel_counts,
                       resize_for_evaluation, summarize_istd_records)
 
 __all__ = [
+    'RestorationMetric', 'psnr_ssim',
     'ISTDMetric', 'binarize_prediction', 'evaluate_istd_image',
     'pd_fa_centroid', 'pd_fa_rpcanet', 'pixel_counts', 'resize_for_evaluation',
     'summarize_istd_records'

@@ -1,4 +1,5 @@
+from .l1_loss import L1Loss
 from .mse_loss import MSELoss
 from .soft_iou_loss import SoftIoULoss
 
-__all__ = ['SoftIoULoss', 'MSELoss']
+__all__ = ['SoftIoULoss', 'MSELoss', 'L1Loss']

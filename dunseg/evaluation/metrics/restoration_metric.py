@@ -1,0 +1,192 @@
+"""PSNR / SSIM for image restoration, as the official VLU-Net evaluation.
+
+The official code (``utils/val_utils.py``) centre-crops every test image to a
+multiple of 16, clamps the output to [0, 1] and averages scikit-image's
+``peak_signal_noise_ratio`` and ``structural_similarity`` (RGB, ``data_range=1``,
+``channel_axis=2``) over each test set. :func:`psnr_ssim` is that computation
+for one image; :class:`RestorationMetric` wraps it for mmengine and breaks the
+averages down by degradation type (``metainfo['degradation']``).
+"""
+from collections import OrderedDict, defaultdict
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+from mmengine.evaluator import BaseMetric
+from mmengine.logging import print_log
+from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+
+from dunseg.registry import METRICS
+
+
+def center_crop_to_multiple(img: np.ndarray, base: int) -> np.ndarray:
+    """Centre-crop an (H, W[, C]) image so H and W are multiples of ``base``
+    (the official ``crop_img(base=16)``)."""
+    h, w = img.shape[:2]
+    ch, cw = h - h % base, w - w % base
+    top, left = (h - ch) // 2, (w - cw) // 2
+    return img[top:top + ch, left:left + cw]
+
+
+def rgb_to_y(img: np.ndarray) -> np.ndarray:
+    """Luma of an RGB image in [0, 1] (ITU-R BT.601, studio range, as
+    MATLAB's ``rgb2ycbcr`` and most restoration papers' Y-channel scores)."""
+    weights = np.array([65.481, 128.553, 24.966], dtype=np.float64) / 255.0
+    return img.astype(np.float64) @ weights + 16.0 / 255.0
+
+
+def _to_hwc(image, name: str) -> np.ndarray:
+    """A (C, H, W) tensor/array (data-sample layout) or (H, W) -> (H, W, C)."""
+    if isinstance(image, torch.Tensor):
+        image = image.detach().cpu().float().numpy()
+    image = np.asarray(image, dtype=np.float64)
+    if image.ndim == 2:
+        return image[..., None]
+    if image.ndim != 3 or image.shape[0] not in (1, 3):
+        raise ValueError(f'{name}: expected an image of shape (C, H, W) with '
+                         f'C = 1 or 3, got {image.shape}')
+    return image.transpose(1, 2, 0)
+
+
+def psnr_ssim(pred, gt, crop_to_multiple: Optional[int] = None,
+              crop_border: int = 0, test_y_channel: bool = False,
+              data_range: float = 1.0) -> Tuple[float, float]:
+    """PSNR (dB) and SSIM of one restored image against its clean image.
+
+    Args:
+        pred, gt: (C, H, W) tensors or arrays in [0, ``data_range``];
+            ``pred`` is clamped to that range first.
+        crop_to_multiple (int, optional): centre-crop both to a multiple of
+            this first (16 in the official evaluation).
+        crop_border (int): pixels removed from every border after that.
+        test_y_channel (bool): score the BT.601 luma only.
+    """
+    pred = np.clip(_to_hwc(pred, 'pred_image'), 0, data_range)
+    gt = _to_hwc(gt, 'gt_image')
+    if pred.shape != gt.shape:
+        raise ValueError(f'restored image shape {pred.shape} differs from the '
+                         f'clean image shape {gt.shape} (H, W, C)')
+    if crop_to_multiple:
+        pred = center_crop_to_multiple(pred, crop_to_multiple)
+        gt = center_crop_to_multiple(gt, crop_to_multiple)
+    if crop_border:
+        pred = pred[crop_border:-crop_border, crop_border:-crop_border]
+        gt = gt[crop_border:-crop_border, crop_border:-crop_border]
+    if test_y_channel and pred.shape[-1] == 3:
+        pred, gt = rgb_to_y(pred / data_range), rgb_to_y(gt / data_range)
+        data_range = 1.0
+    elif pred.shape[-1] == 1:
+        pred, gt = pred[..., 0], gt[..., 0]
+    psnr = peak_signal_noise_ratio(gt, pred, data_range=data_range)
+    if pred.ndim == 3:
+        ssim = structural_similarity(
+            gt, pred, data_range=data_range, channel_axis=2)
+    else:
+        ssim = structural_similarity(gt, pred, data_range=data_range)
+    return float(psnr), float(ssim)
+
+
+@METRICS.register_module()
+class RestorationMetric(BaseMetric):
+    """PSNR / SSIM, overall and per degradation type.
+
+    Reported keys: ``PSNR`` (dB), ``SSIM`` (0-1, 4 decimals), averaged over
+    all images; ``PSNR_<type>`` / ``SSIM_<type>`` for every degradation type
+    found in ``metainfo['degradation']``; with ``with_input_baseline`` also
+    ``input_PSNR`` / ``input_SSIM`` (and per type): the degraded input scored
+    against the clean image, the identity baseline a model must beat.
+
+    Args:
+        crop_to_multiple (int, optional): centre-crop prediction and clean
+            image to a multiple of this before scoring (the official eval uses
+            16; the test pipelines already crop with ``CenterCropToMultiple``,
+            so the default None leaves the images as they are).
+        crop_border (int): border pixels ignored.
+        test_y_channel (bool): score the luma channel only.
+        with_input_baseline (bool): also score the degraded input
+            (``input_image`` of the data sample).
+        collect_device (str): device used to gather results across ranks.
+        prefix (str, optional): prefix of the metric names.
+    """
+
+    default_prefix: Optional[str] = None
+
+    def __init__(self,
+                 crop_to_multiple: Optional[int] = None,
+                 crop_border: int = 0,
+                 test_y_channel: bool = False,
+                 with_input_baseline: bool = True,
+                 collect_device: str = 'cpu',
+                 prefix: Optional[str] = None,
+                 **kwargs) -> None:
+        super().__init__(
+            collect_device=collect_device, prefix=prefix, **kwargs)
+        self.crop_to_multiple = crop_to_multiple
+        self.crop_border = crop_border
+        self.test_y_channel = test_y_channel
+        self.with_input_baseline = with_input_baseline
+
+    def _score(self, pred, gt) -> Tuple[float, float]:
+        return psnr_ssim(pred, gt, self.crop_to_multiple, self.crop_border,
+                         self.test_y_channel)
+
+    def process(self, data_batch, data_samples: Sequence[dict]) -> None:
+        for sample in data_samples:
+            path = sample.get('img_path', '?')
+            if 'pred_image' not in sample:
+                raise KeyError(f'RestorationMetric: no pred_image for {path}; '
+                               'the model must be a restorer')
+            if 'gt_image' not in sample:
+                raise KeyError(
+                    f'RestorationMetric: no gt_image for {path}; the test '
+                    'pipeline must load clean images')
+            gt = sample['gt_image']['data']
+            record = dict(degradation=sample.get('degradation', 'all'))
+            record['psnr'], record['ssim'] = self._score(
+                sample['pred_image']['data'], gt)
+            if self.with_input_baseline and 'input_image' in sample:
+                record['input_psnr'], record['input_ssim'] = self._score(
+                    sample['input_image']['data'], gt)
+            self.results.append(record)
+
+    @staticmethod
+    def _mean(records: List[dict], key: str) -> float:
+        return float(np.mean([r[key] for r in records]))
+
+    def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
+        groups: Dict[str, List[dict]] = defaultdict(list)
+        for record in results:
+            groups[record['degradation']].append(record)
+        has_input = all('input_psnr' in r for r in results)
+        metrics: Dict[str, float] = OrderedDict()
+        metrics['PSNR'] = round(self._mean(results, 'psnr'), 2)
+        metrics['SSIM'] = round(self._mean(results, 'ssim'), 4)
+        if has_input:
+            metrics['input_PSNR'] = round(self._mean(results, 'input_psnr'), 2)
+            metrics['input_SSIM'] = round(self._mean(results, 'input_ssim'), 4)
+        rows = []
+        for name in sorted(groups):
+            records = groups[name]
+            psnr = self._mean(records, 'psnr')
+            ssim = self._mean(records, 'ssim')
+            if len(groups) > 1 or name != 'all':
+                metrics[f'PSNR_{name}'] = round(psnr, 2)
+                metrics[f'SSIM_{name}'] = round(ssim, 4)
+            row = [name, len(records), f'{psnr:.2f}', f'{ssim:.4f}']
+            if has_input:
+                in_psnr = self._mean(records, 'input_psnr')
+                in_ssim = self._mean(records, 'input_ssim')
+                if len(groups) > 1 or name != 'all':
+                    metrics[f'input_PSNR_{name}'] = round(in_psnr, 2)
+                    metrics[f'input_SSIM_{name}'] = round(in_ssim, 4)
+                row += [f'{in_psnr:.2f}', f'{in_ssim:.4f}']
+            rows.append(row)
+        header = ['degradation', 'images', 'PSNR', 'SSIM']
+        if has_input:
+            header += ['input PSNR', 'input SSIM']
+        widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
+        lines = [' | '.join(str(x).rjust(w) for x, w in zip(row, widths))
+                 for row in [header] + rows]
+        print_log('\n' + '\n'.join(lines), logger='current')
+        metrics['num_images'] = len(results)
+        return metrics

@@ -1,0 +1,98 @@
+import numpy as np
+import pytest
+import torch
+from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+
+from dunseg.evaluation.metrics import (RestorationMetric,
+                                       center_crop_to_multiple, psnr_ssim,
+                                       rgb_to_y)
+
+
+def _pair(seed, shape=(3, 40, 50), noise=0.05):
+    rng = np.random.default_rng(seed)
+    gt = rng.random(shape).astype(np.float32)
+    pred = np.clip(gt + rng.normal(0, noise, shape), 0, 1).astype(np.float32)
+    return torch.from_numpy(pred), torch.from_numpy(gt)
+
+
+def test_psnr_ssim_matches_skimage_on_rgb():
+    pred, gt = _pair(0)
+    psnr, ssim = psnr_ssim(pred, gt)
+    p, g = pred.numpy().transpose(1, 2, 0), gt.numpy().transpose(1, 2, 0)
+    assert psnr == pytest.approx(
+        peak_signal_noise_ratio(g.astype(np.float64), p.astype(np.float64),
+                                data_range=1.0), rel=1e-6)
+    assert ssim == pytest.approx(
+        structural_similarity(g.astype(np.float64), p.astype(np.float64),
+                              data_range=1.0, channel_axis=2), rel=1e-6)
+
+
+def test_known_psnr_value_and_clamping():
+    gt = torch.full((3, 16, 16), 0.5)
+    pred = gt + 0.1  # MSE = 0.01 -> 20 dB
+    assert psnr_ssim(pred, gt)[0] == pytest.approx(20.0, abs=1e-4)
+    # out-of-range predictions are clamped like the official torch.clamp
+    over = torch.full((3, 16, 16), 1.5)
+    assert psnr_ssim(over, torch.ones(3, 16, 16))[0] == np.inf
+
+
+def test_center_crop_to_multiple_is_the_official_crop():
+    img = np.arange(321 * 481).reshape(321, 481)
+    out = center_crop_to_multiple(img, 16)
+    assert out.shape == (320, 480)
+    assert out[0, 0] == img[0, 0]  # 1-pixel remainder goes to bottom/right
+    assert center_crop_to_multiple(np.zeros((37, 35)), 16).shape == (32, 32)
+
+
+def test_y_channel_formula_and_score():
+    white = np.ones((2, 2, 3))
+    black = np.zeros((2, 2, 3))
+    assert rgb_to_y(white) == pytest.approx(np.full((2, 2), 235 / 255))
+    assert rgb_to_y(black) == pytest.approx(np.full((2, 2), 16 / 255))
+    pred, gt = _pair(1)
+    psnr_y, _ = psnr_ssim(pred, gt, test_y_channel=True)
+    psnr_rgb, _ = psnr_ssim(pred, gt)
+    assert psnr_y != pytest.approx(psnr_rgb)
+
+
+def test_shape_errors_name_the_problem():
+    with pytest.raises(ValueError, match='differs'):
+        psnr_ssim(torch.zeros(3, 8, 8), torch.zeros(3, 8, 9))
+    with pytest.raises(ValueError, match='C, H, W'):
+        psnr_ssim(torch.zeros(4, 8, 8), torch.zeros(4, 8, 8))
+
+
+def _sample(pred, gt, degraded, degradation):
+    return dict(
+        pred_image=dict(data=pred), gt_image=dict(data=gt),
+        input_image=dict(data=degraded), degradation=degradation,
+        img_path=f'{degradation}.png')
+
+
+def test_metric_breaks_down_by_degradation_and_scores_the_input():
+    metric = RestorationMetric()
+    expected = {}
+    for i, name in enumerate(['derain', 'derain', 'dehaze']):
+        pred, gt = _pair(i, noise=0.02)
+        degraded, _ = _pair(i + 10, noise=0.2)
+        degraded = gt + (degraded - gt)
+        metric.process({}, [_sample(pred, gt, degraded, name)])
+        expected.setdefault(name, []).append(psnr_ssim(pred, gt)[0])
+    results = metric.compute_metrics(metric.results)
+    assert results['num_images'] == 3
+    assert results['PSNR_derain'] == pytest.approx(
+        np.mean(expected['derain']), abs=0.01)
+    assert results['PSNR_dehaze'] == pytest.approx(
+        expected['dehaze'][0], abs=0.01)
+    all_psnr = expected['derain'] + expected['dehaze']
+    assert results['PSNR'] == pytest.approx(np.mean(all_psnr), abs=0.01)
+    assert results['input_PSNR'] < results['PSNR']
+    assert 'input_PSNR_dehaze' in results and 'SSIM_derain' in results
+
+
+def test_metric_requires_predictions_and_clean_images():
+    metric = RestorationMetric()
+    with pytest.raises(KeyError, match='pred_image'):
+        metric.process({}, [dict(gt_image=dict(data=torch.zeros(3, 4, 4)))])
+    with pytest.raises(KeyError, match='gt_image'):
+        metric.process({}, [dict(pred_image=dict(data=torch.zeros(3, 4, 4)))])
