@@ -137,10 +137,11 @@ def synthetic_batch(batch_size: int,
                     shape: Sequence[int],
                     device='cpu',
                     seed: int = 0) -> Tuple[torch.Tensor, list]:
-    """Random images in [0, 1] and data samples with a few-pixel target mask.
+    """Random images in [0, 1] and data samples for any dunseg model.
 
     Each ``gt_mask`` is uint8 (1, H, W), zero except a 3 x 3 target at the
-    image centre -- what an infrared small-target mask looks like.
+    image centre -- what an infrared small-target mask looks like; each
+    ``gt_image`` (for restorers) is a copy of the input.
     """
     from mmengine.structures import PixelData
 
@@ -157,6 +158,8 @@ def synthetic_batch(batch_size: int,
         sample = DunSegDataSample(metainfo=dict(
             img_shape=(height, width), ori_shape=(height, width)))
         sample.gt_mask = PixelData(data=mask.to(device))
+        # restorers train against a clean image
+        sample.gt_image = PixelData(data=inputs[len(data_samples)].clone())
         data_samples.append(sample)
     return inputs, data_samples
 

@@ -9,7 +9,11 @@ RPCANet (44.6 G) and RPCANet+ (13.9 G) at 256 x 256:
 - linear layers: per output element ``in_features``, plus 1 for the bias;
 - batch/group/instance/layer normalisation: 2 per element (the scale and
   shift an inference engine folds the normalisation into), 1 without
-  affine parameters.
+  affine parameters;
+- ``nn.MultiheadAttention`` (e.g. in CLIP towers): its q/k/v input and
+  output projections like linear layers (thop has no rule for it and
+  counts nothing); the attention matmuls themselves are not counted, as for
+  every other attention here.
 
 Activations, pooling and element-wise tensor arithmetic written as plain
 tensor expressions (residual additions, the SE rescaling ``x * w``, the RPCA
@@ -62,6 +66,17 @@ def module_macs(module: nn.Module, inputs: tuple, output) -> Optional[int]:
         return out.numel() * (per_output + (module.bias is not None))
     if isinstance(module, nn.Linear):
         return out.numel() * (module.in_features + (module.bias is not None))
+    if isinstance(module, nn.MultiheadAttention):
+        query = _first_tensor(inputs)
+        key = inputs[1] if len(inputs) > 1 and isinstance(
+            inputs[1], torch.Tensor) else query
+        dim = module.embed_dim
+        bias = module.in_proj_bias is not None
+        q_tokens = query.numel() // query.shape[-1]
+        k_tokens = key.numel() // key.shape[-1]
+        in_proj = (q_tokens + 2 * k_tokens) * dim * (dim + bias)
+        out_bias = module.out_proj.bias is not None
+        return in_proj + q_tokens * dim * (dim + out_bias)
     if isinstance(module, _NORM_TYPES):
         affine = getattr(module, 'affine', False) or getattr(
             module, 'elementwise_affine', False)

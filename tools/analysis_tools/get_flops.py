@@ -71,6 +71,13 @@ def main(argv=None):
           'multiply-add = 1 MAC)')
     print(f'FLOPs:       {format_count(2 * macs)}  (= 2 x MACs)')
     print(f'Params:      {format_count(params)}  ({params:,})')
+    children = [(name, entry) for name, entry in stats.items()
+                if name and '.' not in name and entry.params + entry.macs]
+    if len(children) > 1:
+        # e.g. a restorer's backbone apart from its frozen CLIP prior head
+        for name, entry in children:
+            print(f'  {name + ":":<11}{format_count(entry.macs)} MACs, '
+                  f'{entry.params:,} params')
     print('Counted:     conv/linear multiply-adds incl. bias, normalisation '
           '2 per element (thop rules). Not counted: activations, pooling, '
           'element-wise tensor arithmetic.')
