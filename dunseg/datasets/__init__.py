@@ -1,13 +1,26 @@
 """Datasets and transforms of dunseg."""
 from .istd import (IRSTD1kDataset, ISTDDataset, NUAASIRSTDataset,
                    NUDTSIRSTDataset, SIRSTAugDataset)
+from .degradation_types import (DEGRADATION_PROMPTS, DEGRADATIONS_3TASK,
+                                DEGRADATIONS_5TASK, degradation_label)
+from .restoration import (AllInOneRestorationDataset, DenoiseTestDataset,
+                          PairedImageDataset)
+from .synthetic_degradation import SyntheticDegradationDataset
 from .synthetic_sirst import SIRSTSceneGenerator, SyntheticSIRSTDataset
-from .transforms import (LoadISTDAnnotations, LoadISTDImageFromFile,
-                         PackISTDInputs, RandomTranspose, ResizeISTD)
+from .transforms import (CenterCropToMultiple, Degrade,
+                         LoadISTDAnnotations, LoadISTDImageFromFile,
+                         LoadPairedImageFromFile, PackISTDInputs,
+                         PackRestorationInputs, PairedRandomCrop,
+                         PairedRandomFlipRot, RandomTranspose, ResizeISTD)
 
 __all__ = [
     'ISTDDataset', 'NUDTSIRSTDataset', 'IRSTD1kDataset', 'SIRSTAugDataset',
     'NUAASIRSTDataset', 'SyntheticSIRSTDataset', 'SIRSTSceneGenerator',
     'LoadISTDImageFromFile', 'LoadISTDAnnotations', 'ResizeISTD',
-    'RandomTranspose', 'PackISTDInputs'
+    'RandomTranspose', 'PackISTDInputs', 'DEGRADATIONS_5TASK',
+    'DEGRADATIONS_3TASK', 'DEGRADATION_PROMPTS', 'degradation_label',
+    'AllInOneRestorationDataset', 'PairedImageDataset', 'DenoiseTestDataset',
+    'SyntheticDegradationDataset', 'LoadPairedImageFromFile',
+    'PairedRandomCrop', 'PairedRandomFlipRot', 'CenterCropToMultiple',
+    'Degrade', 'PackRestorationInputs'
 ]

@@ -7,8 +7,13 @@ own transforms (``RandomFlip``, ``Resize`` ...) in MMEngine's root
 from .formatting import PackISTDInputs
 from .geometric import RandomTranspose, ResizeISTD
 from .loading import LoadISTDAnnotations, LoadISTDImageFromFile
+from .restoration import (CenterCropToMultiple, Degrade,
+                          LoadPairedImageFromFile, PackRestorationInputs,
+                          PairedRandomCrop, PairedRandomFlipRot)
 
 __all__ = [
     'LoadISTDImageFromFile', 'LoadISTDAnnotations', 'ResizeISTD',
-    'RandomTranspose', 'PackISTDInputs'
+    'RandomTranspose', 'PackISTDInputs', 'LoadPairedImageFromFile',
+    'PairedRandomCrop', 'PairedRandomFlipRot', 'CenterCropToMultiple',
+    'Degrade', 'PackRestorationInputs'
 ]
