@@ -96,3 +96,21 @@ def test_metric_requires_predictions_and_clean_images():
         metric.process({}, [dict(gt_image=dict(data=torch.zeros(3, 4, 4)))])
     with pytest.raises(KeyError, match='gt_image'):
         metric.process({}, [dict(pred_image=dict(data=torch.zeros(3, 4, 4)))])
+
+
+def test_metric_groups_by_test_set_and_degradation():
+    metric = RestorationMetric(with_input_baseline=False)
+    for i, (name, sigma) in enumerate([('CBSD68', 'denoise_15'),
+                                       ('CBSD68', 'denoise_25'),
+                                       ('Urban100', 'denoise_25'),
+                                       ('Rain100L', 'derain')]):
+        pred, gt = _pair(i)
+        sample = dict(pred_image=dict(data=pred), gt_image=dict(data=gt),
+                      degradation=sigma, dataset_name=name)
+        metric.process({}, [sample])
+    results = metric.compute_metrics(metric.results)
+    assert 'PSNR_CBSD68/denoise_15' in results
+    assert 'PSNR_Urban100/denoise_25' in results
+    assert 'PSNR_Rain100L/derain' in results
+    assert 'PSNR_denoise_25' in results and 'input_PSNR' not in results
+    assert results['num_images'] == 4

@@ -105,6 +105,10 @@ class RestorationMetric(BaseMetric):
         test_y_channel (bool): score the luma channel only.
         with_input_baseline (bool): also score the degraded input
             (``input_image`` of the data sample).
+        group_by (sequence of str): metainfo keys that name a group; the
+            default reports one row per degradation type and, when the test
+            set names itself (``dataset_name``, e.g. ``CBSD68``), per test
+            set and type (``PSNR_CBSD68/denoise_25``).
         collect_device (str): device used to gather results across ranks.
         prefix (str, optional): prefix of the metric names.
     """
@@ -116,6 +120,7 @@ class RestorationMetric(BaseMetric):
                  crop_border: int = 0,
                  test_y_channel: bool = False,
                  with_input_baseline: bool = True,
+                 group_by: Sequence[str] = ('dataset_name', 'degradation'),
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None,
                  **kwargs) -> None:
@@ -125,6 +130,7 @@ class RestorationMetric(BaseMetric):
         self.crop_border = crop_border
         self.test_y_channel = test_y_channel
         self.with_input_baseline = with_input_baseline
+        self.group_by = tuple(group_by)
 
     def _score(self, pred, gt) -> Tuple[float, float]:
         return psnr_ssim(pred, gt, self.crop_to_multiple, self.crop_border,
@@ -141,7 +147,12 @@ class RestorationMetric(BaseMetric):
                     f'RestorationMetric: no gt_image for {path}; the test '
                     'pipeline must load clean images')
             gt = sample['gt_image']['data']
-            record = dict(degradation=sample.get('degradation', 'all'))
+            names = [str(sample[key]) for key in self.group_by
+                     if sample.get(key) is not None]
+            # A test set named after its only degradation adds nothing.
+            names = [n for i, n in enumerate(names) if n not in names[:i]]
+            record = dict(degradation=sample.get('degradation', 'all'),
+                          group='/'.join(names) or 'all')
             record['psnr'], record['ssim'] = self._score(
                 sample['pred_image']['data'], gt)
             if self.with_input_baseline and 'input_image' in sample:
@@ -157,6 +168,8 @@ class RestorationMetric(BaseMetric):
         groups: Dict[str, List[dict]] = defaultdict(list)
         for record in results:
             groups[record['degradation']].append(record)
+            if record['group'] != record['degradation']:
+                groups[record['group']].append(record)
         has_input = all('input_psnr' in r for r in results)
         metrics: Dict[str, float] = OrderedDict()
         metrics['PSNR'] = round(self._mean(results, 'psnr'), 2)
@@ -181,7 +194,7 @@ class RestorationMetric(BaseMetric):
                     metrics[f'input_SSIM_{name}'] = round(in_ssim, 4)
                 row += [f'{in_psnr:.2f}', f'{in_ssim:.4f}']
             rows.append(row)
-        header = ['degradation', 'images', 'PSNR', 'SSIM']
+        header = ['group', 'images', 'PSNR', 'SSIM']
         if has_input:
             header += ['input PSNR', 'input SSIM']
         widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
