@@ -27,6 +27,8 @@ setup(
         'clip': read_requirements('requirements/clip.txt'),
         'iqa': read_requirements('requirements/iqa.txt'),
         'mamba': read_requirements('requirements/mamba.txt'),
+        # first: pip install --no-deps mmagic==1.2.0 (requirements/mmagic.txt)
+        'mmagic': read_requirements('requirements/mmagic.txt'),
     },
     license='Apache-2.0',
     zip_safe=False,
