@@ -1,3 +1,4 @@
+from .metrics import DegradationRecognitionMetric  # noqa: F401
 from .metrics import (RestorationMetric, psnr_ssim,
                       ISTDMetric, binarize_prediction, evaluate_istd_image,
                       pd_fa_centroid, pd_fa_rpcanet, pixel_counts,
@@ -5,6 +6,7 @@ from .metrics import (RestorationMetric, psnr_ssim,
 
 __all__ = [
     'RestorationMetric', 'psnr_ssim',
+    'DegradationRecognitionMetric',
     'ISTDMetric', 'binarize_prediction', 'evaluate_istd_image',
     'pd_fa_centroid', 'pd_fa_rpcanet', 'pixel_counts', 'resize_for_evaluation',
     'summarize_istd_records'

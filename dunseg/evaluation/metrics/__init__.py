@@ -1,11 +1,13 @@
 from .restoration_metric import (RestorationMetric, center_crop_to_multiple,
                                  psnr_ssim, rgb_to_y)
+from .degradation_recognition import DegradationRecognitionMetric
 from .istd_metric import (ISTDMetric, binarize_prediction, evaluate_istd_image,
                           pd_fa_centroid, pd_fa_rpcanet, pixel_counts,
                           resize_for_evaluation, summarize_istd_records)
 
 __all__ = [
     'RestorationMetric', 'center_crop_to_multiple', 'psnr_ssim', 'rgb_to_y',
+    'DegradationRecognitionMetric',
     'ISTDMetric', 'binarize_prediction', 'evaluate_istd_image',
     'pd_fa_centroid', 'pd_fa_rpcanet', 'pixel_counts', 'resize_for_evaluation',
     'summarize_istd_records'

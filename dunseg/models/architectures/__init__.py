@@ -1,3 +1,5 @@
+from .clip_adapter_classifier import CLIPAdapterClassifier
+from .restorer import Restorer, stack_gt_images
 from .unfolding_segmentor import UnfoldingSegmentor
 
-__all__ = ['UnfoldingSegmentor']
+__all__ = ['CLIPAdapterClassifier', 'UnfoldingSegmentor', 'Restorer', 'stack_gt_images']
