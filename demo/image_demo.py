@@ -4,8 +4,11 @@
 
 For infrared small-target models the output shows input | mask overlay |
 score map, and below it a grid of every stage's state (B, T, N, D for
-RPCANet / RPCANet+). ``demo/demo_ir.png`` is a synthetic infrared frame
-made by ``demo/generate_demo_image.py``.
+RPCANet / RPCANet+). For restoration models (VLU-Net) it shows degraded |
+restored side by side, the degradation the prior head recognised, and every
+stage's output below. ``demo/demo_ir.png`` is a synthetic infrared frame
+and ``demo/demo_rain.png`` a rainy photograph, both made by
+``demo/generate_demo_image.py``.
 """
 import argparse
 import os
@@ -53,6 +56,14 @@ def main():
         num, _ = cv2.connectedComponents(mask, connectivity=8)
         print(f'{args.img}: {num - 1} target region(s), '
               f'{int(mask.sum())} target pixel(s)')
+    if 'pred_image' in result:
+        degradation = result.metainfo.get('pred_degradation')
+        if degradation is not None:
+            print(f'{args.img}: recognised degradation {degradation} '
+                  f'(p = {float(result.pred_scores.max()):.2f})')
+        else:
+            print(f'{args.img}: restored (the model has no degradation '
+                  'classifier)')
     print(f'drawing written to {osp.abspath(args.out_file)}')
 
 

@@ -15,6 +15,9 @@ from dunseg.structures import DunSegDataSample
 
 ImageType = Union[str, np.ndarray]
 
+# Test-pipeline transforms that need ground truth, skipped for inference.
+_NEEDS_GROUND_TRUTH = ('Annotation', 'Paired', 'Degrade')
+
 
 def init_model(config: Union[str, Path, Config],
                checkpoint: Optional[str] = None,
@@ -60,7 +63,12 @@ def _inference_pipeline(cfg: Config, in_channels: Optional[int]) -> Compose:
     with the colour type the model expects.
     """
     pipeline = [dict(t) for t in cfg.test_dataloader.dataset.pipeline]
-    pipeline = [t for t in pipeline if 'Annotation' not in t['type']]
+    # Inference has the input image only: no annotations, no clean image,
+    # no synthetic degradation.
+    pipeline = [
+        t for t in pipeline if not any(
+            word in t['type'] for word in _NEEDS_GROUND_TRUTH)
+    ]
     if not pipeline or 'Load' not in pipeline[0]['type']:
         color_type = 'grayscale' if in_channels == 1 else 'color'
         pipeline.insert(
@@ -97,8 +105,9 @@ def inference_model(model: torch.nn.Module,
         return_stages (bool): Also return every stage's state.
 
     Returns:
-        The data sample(s) with ``pred_score`` / ``pred_mask`` and, on
-        request, ``stage_states``.
+        The data sample(s) with the predictions (``pred_score`` /
+        ``pred_mask`` for segmentation, ``pred_image`` and the recognised
+        degradation for restoration) and, on request, ``stage_states``.
     """
     single = isinstance(images, (str, Path, np.ndarray))
     batch = [images] if single else list(images)

@@ -52,14 +52,19 @@ def draw_stage_grid(stage_states: Dict[str, torch.Tensor],
                     tile_size: Optional[int] = None) -> np.ndarray:
     """One row per state name (B, T, N, D ...), one column per stage.
 
-    Each tile is the state's first channel, min-max normalised per tile.
+    A 3-channel state (a stage's restored image) is drawn as an RGB image
+    clipped to [0, 1]; other states as their first channel, min-max
+    normalised per tile.
     """
     rows = []
     for name, states in stage_states.items():
         states = states.detach().float().cpu()
         tiles = []
         for k in range(states.shape[0]):
-            tile = to_uint8_image(normalize_map(states[k, 0].numpy()))
+            if states.shape[1] == 3:
+                tile = to_uint8_image(states[k])
+            else:
+                tile = to_uint8_image(normalize_map(states[k, 0].numpy()))
             if tile_size:
                 tile = cv2.resize(tile, (tile_size, tile_size),
                                   interpolation=cv2.INTER_NEAREST)
@@ -92,6 +97,17 @@ class DunSegVisualizer(Visualizer):
         if draw_pred and 'pred_score' in data_sample:
             score = data_sample.pred_score.data[0].cpu().numpy()
             panels.append(_label(to_uint8_image(score), 'score'))
+        if draw_pred and 'pred_image' in data_sample:
+            title = 'restored'
+            degradation = data_sample.metainfo.get('pred_degradation')
+            if degradation is not None:
+                confidence = float(data_sample.pred_scores.max())
+                title = f'restored ({degradation} {confidence:.2f})'
+            panels.append(
+                _label(to_uint8_image(data_sample.pred_image.data), title))
+        if draw_gt and 'gt_image' in data_sample:
+            panels.append(
+                _label(to_uint8_image(data_sample.gt_image.data), 'clean'))
         h = base.shape[0]
         panels = [p[:h] for p in panels]
         canvas = np.concatenate(panels, axis=1)

@@ -1,0 +1,67 @@
+# Embedded default: a small VLU-Net guided by a tiny CLIP, trained on the
+# procedural SyntheticDegradationDataset (7 degradation types, no files
+# needed) on CPU in minutes. The architecture is VLU-Net's (8 unfolding
+# stages over 4 levels, D-GDM + Restormer PMM, CLIP degradation vector);
+# only the widths are small.
+#
+# Two steps, as the official recipe (configs/vlunet/README.md):
+#   1. python tools/train.py configs/vlunet/clip-adapter_tiny_synthetic-degradation.py \
+#          --work-dir work_dirs/clip-adapter_tiny
+#   2. python tools/train.py configs/vlunet/vlunet-tiny_synthetic-degradation-64x64.py \
+#          --cfg-options model.prior_checkpoint=work_dirs/clip-adapter_tiny/best_accuracy_epoch_30.pth
+# Without step 1 (prior_checkpoint=None) the frozen tiny CLIP is random.
+_base_ = [
+    '../_base_/models/vlunet.py',
+    '../_base_/datasets/synthetic_degradation.py',
+    '../_base_/default_runtime.py'
+]
+img_size = 64
+# the tiny CLIP of clip-adapter_tiny_synthetic-degradation.py
+tiny_clip = dict(
+    embed_dim=64,
+    vision_cfg=dict(
+        image_size=img_size, layers=2, width=64, patch_size=8,
+        head_width=32),
+    text_cfg=dict(context_length=16, width=64, heads=2, layers=2))
+model = dict(
+    backbone=dict(
+        dim=16, num_blocks=(1, 1, 1, 1), num_refinement_blocks=1,
+        heads=(1, 1, 2, 2), prior_dim=64, key_spatial_base=64, prompt_dim_base=2),
+    prior=dict(
+        # replaces the base's 'ViT-B-32'
+        clip_model=dict(tiny_clip, _delete_=True),
+        pretrained=None, input_size=img_size,
+        adapter_act='leaky_relu'),
+    prior_checkpoint=None)
+
+# test crops of the CLIP input size: resampling would change the noise
+# statistics the degradation classes differ by
+train_dataloader = dict(batch_size=8, num_workers=1)
+val_dataloader = dict(num_workers=1, dataset=dict(img_size=img_size))
+test_dataloader = val_dataloader
+
+max_iters = 2000
+optim_wrapper = dict(
+    type='OptimWrapper',
+    optimizer=dict(type='AdamW', lr=1e-3, betas=(0.9, 0.999),
+                   weight_decay=0.01))
+param_scheduler = [
+    dict(type='LinearLR', start_factor=1e-2, begin=0, end=100,
+         by_epoch=False),
+    dict(type='CosineAnnealingLR', T_max=max_iters - 100, eta_min=1e-6,
+         begin=100, end=max_iters, by_epoch=False),
+]
+train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters,
+                 val_interval=1000)
+val_cfg = dict(type='ValLoop')
+test_cfg = dict(type='TestLoop')
+default_hooks = dict(
+    timer=dict(type='IterTimerHook'),
+    logger=dict(type='LoggerHook', interval=50),
+    param_scheduler=dict(type='ParamSchedulerHook'),
+    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=1000,
+                    max_keep_ckpts=2, save_best='PSNR', rule='greater'),
+    sampler_seed=dict(type='DistSamplerSeedHook'),
+    visualization=dict(type='DunSegVisualizationHook'))
+log_processor = dict(by_epoch=False)
+randomness = dict(seed=0)
