@@ -1,5 +1,4 @@
-from .l1_loss import L1Loss
-from .mse_loss import MSELoss
+from .pixel_losses import L1Loss, MSELoss
 from .soft_iou_loss import SoftIoULoss
 
 __all__ = ['SoftIoULoss', 'MSELoss', 'L1Loss']
