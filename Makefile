@@ -9,7 +9,7 @@ DEMO_CONFIG ?= configs/rpcanet/rpcanet-plus_k6b4_synthetic-sirst-128x128.py
 DEMO_DIR ?= work_dirs/demo
 export HF_HUB_OFFLINE := 1
 
-.PHONY: install test demo clean-venv
+.PHONY: install test demo demo-vlunet clean-venv
 
 install: $(STAMP)
 
@@ -29,6 +29,11 @@ test: $(STAMP)
 # the classical top-hat baseline, and run the demo on a sample image.
 demo: $(STAMP)
 	bash tools/run_embedded_demo.sh $(PY) $(DEMO_CONFIG) $(DEMO_DIR)
+
+# The VLU-Net recipe on embedded synthetic degradations: CLIP adapter tuning,
+# VLU-Net training, test (PSNR/SSIM per degradation) and the demo.
+demo-vlunet: $(STAMP)
+	bash tools/run_embedded_vlunet_demo.sh $(PY) work_dirs/vlunet_demo
 
 clean-venv:
 	rm -rf $(VENV)

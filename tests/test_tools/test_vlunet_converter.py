@@ -55,6 +55,7 @@ def test_manifest_layout_loads_strictly(de_dim):
 
 
 @needs_manifests
+@needs_manifests
 def test_clip_keys_are_delegated_under_prior():
     manifest = _manifest('vlunet_de7_lightning.json')
     official = _random_state_dict(manifest, prefix='', only='net.output')
@@ -117,3 +118,31 @@ def test_cli_converts_a_lightning_checkpoint(tmp_path):
     assert torch.equal(
         state_dict['backbone.latent.gradient_descent.prompt_param'],
         model.latent.gradient_descent.prompt_param.detach())
+
+
+@needs_manifests
+def test_full_training_checkpoint_loads_strictly_into_the_restorer_config():
+    """Every tensor of the official Lightning checkpoint (VLUNet(7) + the
+    ViT-B-32 CLIP branch, 188,212,421 parameters) has a home in the 5-task
+    config's Restorer, and nothing is left over."""
+    from mmengine.config import Config
+
+    from dunseg.registry import MODELS
+    from dunseg.utils import register_all_modules
+    register_all_modules()
+    cfg = Config.fromfile(osp.join(
+        ROOT, 'configs', 'vlunet', 'vlunet_de7_200e_allinone-5task-128x128.py'))
+    model = MODELS.build(cfg.model)
+    manifest = _manifest('vlunet_de7_lightning.json')
+    # the checkpoint stores the one shared CLIP twice (image and text side)
+    text_copy = 'model_degradation.ad_textEncoder.clip_model.'
+    assert sum(torch.Size(shape).numel()
+               for key, shape, _ in manifest['tensors']
+               if not key.startswith(text_copy)) == manifest['num_params']
+    official = {key: torch.full(shape, 0.5)
+                for key, shape, _ in manifest['tensors']}
+    official['net.output.weight'] = torch.rand(3, 96, 3, 3)
+    converted = convert_vlunet_state_dict(official)
+    model.load_state_dict(converted, strict=True)
+    assert torch.equal(model.backbone.output.weight,
+                       official['net.output.weight'])
