@@ -186,6 +186,10 @@ class VLUNet(BaseModule):
             channels) injected, instead of Restormer blocks; a list gives
             one config per stage (8). E.g. ``dict(type='RestormerBlocks',
             num_blocks=2)`` or an mmagic network wrapper.
+        zero_init_output (bool): Initialise the output conv to zero, so
+            training starts from the identity (restored = degraded) instead
+            of the identity plus a random residual; the official code uses
+            PyTorch's default init (False).
         init_cfg (dict, optional): MMEngine init config; None keeps PyTorch's
             default initialisation (official).
     """
@@ -210,6 +214,7 @@ class VLUNet(BaseModule):
                  prompt_dim_base: Optional[int] = None,
                  official_y_downsampler: bool = False,
                  proximal_cfg: Optional[Union[dict, List[dict]]] = None,
+                 zero_init_output: bool = False,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         if len(num_blocks) != 4 or len(heads) != 4:
@@ -277,6 +282,9 @@ class VLUNet(BaseModule):
         self.decoder_level1 = stage(6, 1, c2, heads[0], num_blocks[0])
         self.refinement = stage(7, 1, c2, heads[0], num_refinement_blocks)
         self.output = nn.Conv2d(c2, out_channels, 3, padding=1, bias=bias)
+        if zero_init_output:
+            # W⁻¹ = 0: the network starts as the identity map (x̂ = y)
+            nn.init.zeros_(self.output.weight)
 
     @property
     def stages(self) -> List[UnfoldingStage]:

@@ -177,3 +177,12 @@ def test_proximal_cfg_builds_registered_modules_with_dim():
     assert model.refinement.denoiser.blocks[0].attn.qkv.in_channels == 16
     out = model(torch.rand(1, 3, 16, 16), torch.randn(1, 16))
     assert out[-1]['image'].shape == (1, 3, 16, 16)
+
+
+def test_zero_init_output_starts_from_the_identity():
+    model = _tiny(zero_init_output=True)
+    x = torch.rand(2, 3, 32, 32)
+    prior = torch.rand(2, model.prior_dim) if model.use_prior else None
+    image = model(x, prior)[-1]['image']
+    assert torch.equal(image, x)
+    assert not torch.equal(_tiny()(x, prior)[-1]['image'], x)
