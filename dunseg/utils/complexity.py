@@ -99,7 +99,8 @@ def _tensor_forward(model: nn.Module, inputs: torch.Tensor):
 def module_complexity(
     model: nn.Module,
     inputs: torch.Tensor,
-    forward: Optional[Callable[[nn.Module, torch.Tensor], object]] = None
+    forward: Optional[Callable[[nn.Module, torch.Tensor], object]] = None,
+    fill_caches: bool = True
 ) -> Dict[str, ModuleComplexity]:
     """Run one forward pass and attribute MACs and parameters to modules.
 
@@ -112,6 +113,9 @@ def module_complexity(
         inputs (Tensor): One batch; MACs scale with its batch size.
         forward (callable, optional): ``forward(model, inputs)``; defaults to
             ``model(inputs, mode='tensor')`` for MMEngine models.
+        fill_caches (bool): Run one uncounted forward first, so work a
+            model caches across images (e.g. a prior head's prompt
+            features, computed once) is not counted as per-image work.
 
     Returns:
         dict: module name -> :class:`ModuleComplexity` in ``named_modules``
@@ -140,6 +144,14 @@ def module_complexity(
     try:
         model.eval()
         with torch.no_grad():
+            if fill_caches:
+                for handle in handles:
+                    handle.remove()
+                forward(model, inputs)
+                handles = [
+                    module.register_forward_hook(make_hook(name))
+                    for name, module in modules.items()
+                ]
             forward(model, inputs)
     finally:
         for handle in handles:
