@@ -4,7 +4,6 @@ A tiny VLU-Net with a tiny CLIP on 32x32 crops of the embedded
 SyntheticDegradationDataset: seconds per run.
 """
 import glob
-import json
 import os.path as osp
 
 import cv2
@@ -12,7 +11,7 @@ import pytest
 
 from ..conftest import REPO_ROOT
 from .test_distributed import run as dist_run
-from .test_train_test_demo import run
+from .test_train_test_demo import latest_metrics, run
 
 TINY_VLUNET = """
 _base_ = ['{root}/configs/vlunet/vlunet-tiny_synthetic-degradation-64x64.py']
@@ -48,13 +47,6 @@ def write_config(directory):
     with open(path, 'w') as f:
         f.write(TINY_VLUNET.format(root=REPO_ROOT))
     return path
-
-
-def latest_metrics(work_dir):
-    files = sorted(glob.glob(osp.join(work_dir, '*', '*.json')))
-    assert files, f'no metrics json in {work_dir}'
-    with open(files[-1]) as f:
-        return json.load(f)
 
 
 @pytest.fixture(scope='module')
