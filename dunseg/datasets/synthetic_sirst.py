@@ -23,7 +23,7 @@ A frame is composed as follows (all intensities in [0, 1]):
    side inside ``target_size_range``. Targets never touch each other.
 """
 import math
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
