@@ -76,6 +76,11 @@ class DunSegRunner(Runner):
             model_wrapper_cfg.setdefault('type', 'MMDistributedDataParallel')
             model_wrapper_cfg['device_ids'] = None
             model_wrapper_cfg.setdefault('broadcast_buffers', False)
+            # MMEngine reads the top-level key only when it builds the
+            # wrapper config itself, which the CPU path above replaces.
+            model_wrapper_cfg.setdefault(
+                'find_unused_parameters',
+                self.cfg.get('find_unused_parameters', False))
         return super().wrap_model(model_wrapper_cfg, model)
 
     def load_checkpoint(self, filename: str, *args, **kwargs) -> dict:

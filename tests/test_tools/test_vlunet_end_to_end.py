@@ -21,9 +21,13 @@ tiny_clip = dict(
     vision_cfg=dict(image_size=32, layers=1, width=32, patch_size=8,
                     head_width=16),
     text_cfg=dict(context_length=8, width=32, heads=2, layers=1))
+# The official y-downsampling leaves down1_2_i without gradients: DDP then
+# needs find_unused_parameters, which the CPU wrapper must pass on.
+find_unused_parameters = True
 model = dict(
     backbone=dict(dim=8, num_blocks=(1, 1, 1, 1), num_refinement_blocks=1,
-                  heads=(1, 1, 1, 1), prior_dim=16, key_spatial_base=16),
+                  heads=(1, 1, 1, 1), prior_dim=16, key_spatial_base=16,
+                  official_y_downsampler=True),
     prior=dict(clip_model=tiny_clip, input_size=32))
 train_dataloader = dict(
     batch_size=2, num_workers=0, persistent_workers=False,
