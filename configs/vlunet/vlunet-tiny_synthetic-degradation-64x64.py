@@ -8,7 +8,7 @@
 #   1. python tools/train.py configs/vlunet/clip-adapter_tiny_synthetic-degradation.py \
 #          --work-dir work_dirs/clip-adapter_tiny
 #   2. python tools/train.py configs/vlunet/vlunet-tiny_synthetic-degradation-64x64.py \
-#          --cfg-options model.prior_checkpoint=work_dirs/clip-adapter_tiny/best_accuracy_epoch_12.pth
+#          --cfg-options model.prior_checkpoint=$(ls work_dirs/clip-adapter_tiny/best_accuracy_*.pth)
 # Without step 1 (prior_checkpoint=None) the frozen tiny CLIP is random.
 _base_ = [
     '../_base_/models/vlunet.py',
