@@ -81,3 +81,39 @@ def test_pipeline_and_collate():
         assert s.gt_image.data.shape == x.shape
         assert not torch.equal(s.gt_image.data, x)
         assert s.metainfo['rotation'] in (0, 90, 180, 270)
+
+
+def test_grey_sources_are_colourised_keeping_their_structure():
+    from dunseg.datasets.synthetic_degradation import (colourise_grey,
+                                                       is_grey)
+    rng = np.random.default_rng(0)
+    ramp = np.repeat(np.linspace(0, 1, 32, dtype=np.float32)[None], 32, 0)
+    grey = np.repeat(ramp[..., None], 3, axis=2)
+    assert is_grey(grey)
+    colour = colourise_grey(grey, rng)
+    assert colour.shape == grey.shape and colour.dtype == np.float32
+    assert not is_grey(colour)
+    assert colour.min() >= 0 and colour.max() <= 1
+    # a duotone: every channel still rises with the grey level
+    for c in range(3):
+        assert np.corrcoef(colour[..., c].ravel(), ramp.ravel())[0, 1] > 0.9
+
+    def saturation(img):
+        return float((img.max(-1) - img.min(-1)).mean())
+
+    kwargs = dict(num_samples=24, img_size=32, degradations=('deblur', ),
+                  texture_prob=0.0, sources=('camera', 'text'), seed=3)
+    coloured = SyntheticDegradationDataset(**kwargs)
+    kept_grey = SyntheticDegradationDataset(colourise=False, **kwargs)
+    for i in range(len(coloured)):
+        clean = coloured.generate(i)['gt_img']
+        assert saturation(clean) > 0.02, coloured.generate(i)['source']
+        assert is_grey(kept_grey.generate(i)['gt_img'])
+
+
+def test_default_sources_do_not_look_degraded():
+    from dunseg.datasets.synthetic_degradation import (SKIMAGE_SOURCES,
+                                                       load_skimage_sources)
+    for name, img in load_skimage_sources(SKIMAGE_SOURCES).items():
+        # a near-black photograph reads as low light
+        assert img.mean() > 0.2, name
