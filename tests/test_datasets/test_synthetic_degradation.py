@@ -114,6 +114,9 @@ def test_grey_sources_are_colourised_keeping_their_structure():
 def test_default_sources_do_not_look_degraded():
     from dunseg.datasets.synthetic_degradation import (SKIMAGE_SOURCES,
                                                        load_skimage_sources)
+    from dunseg.datasets.synthetic_degradation import is_grey
     for name, img in load_skimage_sources(SKIMAGE_SOURCES).items():
-        # a near-black photograph reads as low light
-        assert img.mean() > 0.2, name
+        if is_grey(img):
+            continue  # colourised by a random duotone
+        # a dark photograph reads as low light, a pale one as haze
+        assert 0.3 < img.mean() < 0.6, name

@@ -7,6 +7,11 @@
 dataset_type = 'SyntheticDegradationDataset'
 restoration_classes = ('denoise_15', 'denoise_25', 'denoise_50', 'dehaze',
                        'derain', 'deblur', 'delowlight')
+# Blur kernels of at most 11 px (camera shake or defocus), a sixth of a 64 px
+# crop. The synthesizer's default 15 px spans a quarter of it; trained on blur
+# alone for 400 iterations, the tiny VLU-Net gained 0.4 dB over the input at
+# 15 px and 1.0 dB at 9 px (measured).
+degradation_params = dict(deblur=dict(size=11))
 
 train_pipeline = [
     # images come from the generator: no loading step
@@ -28,6 +33,7 @@ train_dataloader = dict(batch_size=8,
                                      degradations=restoration_classes,
                                      seed=0,
                                      split='train',
+                                     degradation_params=degradation_params,
                                      pipeline=train_pipeline))
 val_dataloader = dict(
     batch_size=1,
@@ -42,6 +48,7 @@ val_dataloader = dict(
         degradations=restoration_classes,
         seed=0,
         split='test',
+        degradation_params=degradation_params,
         pipeline=test_pipeline))
 test_dataloader = val_dataloader
 
