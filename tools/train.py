@@ -12,7 +12,7 @@ from mmengine.runner import Runner  # noqa: E402
 
 from dunseg.utils import register_all_modules  # noqa: E402
 from dunseg.utils.config import check_config  # noqa: E402
-from dunseg.utils.dist_utils import shutdown_process_group  # noqa: E402
+from dunseg.utils.dist_utils import finish_distributed_run  # noqa: E402
 
 
 def parse_args():
@@ -64,7 +64,7 @@ def main():
     runner = (Runner.from_cfg(cfg) if 'runner_type' not in cfg else
               RUNNERS.build(cfg))
     runner.train()
-    shutdown_process_group()
+    finish_distributed_run()
 
 
 if __name__ == '__main__':
