@@ -114,6 +114,14 @@ def test_configs_build():
     assert official.optim_wrapper.optimizer.lr == 1e-5
     assert official.train_dataloader.batch_size == 32
     assert official.train_cfg.max_epochs == 100
+    # the embedded restorer loads this tuning's checkpoint into its prior:
+    # the two configs must describe the same CLIP, adapters and classes
+    restorer = Config.fromfile(osp.join(
+        root, 'configs/vlunet/vlunet-tiny_synthetic-degradation-64x64.py'))
+    for key in ('clip_model', 'adapter_act', 'input_size'):
+        assert restorer.model.prior[key] == cfg.model.prior[key], key
+    assert tuple(restorer.restoration_classes) == tuple(
+        cfg.degradation_classes)
 
 
 def test_trained_classifier_checkpoint_loads_into_prior(tmp_path):
