@@ -111,3 +111,14 @@ def atomic_torch_save(obj: Any, path: str) -> None:
     finally:
         if osp.exists(tmp):
             os.remove(tmp)
+
+
+def save_converted_checkpoint(state_dict: dict, src: str, dst: str) -> None:
+    """Write a converted official state dict as a dunseg checkpoint.
+
+    ``{'state_dict': ..., 'meta': {'converted_from': basename(src)}}``,
+    written atomically; loads with ``load_from`` or ``load_checkpoint``.
+    """
+    atomic_torch_save(
+        dict(state_dict=state_dict,
+             meta=dict(converted_from=osp.basename(src))), dst)

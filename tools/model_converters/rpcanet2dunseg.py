@@ -19,7 +19,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 import torch  # noqa: E402
 
-from dunseg.engine.checkpoint import atomic_torch_save  # noqa: E402
+from dunseg.engine.checkpoint import save_converted_checkpoint  # noqa: E402
 
 MODULE_NAMES = dict(
     lowrank='background', sparse='target', residual='noise', merge='merge')
@@ -85,9 +85,7 @@ def convert_file(src: str, dst: str) -> OrderedDict:
     if isinstance(official, dict) and 'state_dict' in official:
         official = official['state_dict']
     state_dict = convert_rpcanet_state_dict(official)
-    atomic_torch_save(
-        dict(state_dict=state_dict,
-             meta=dict(converted_from=osp.basename(src))), dst)
+    save_converted_checkpoint(state_dict, src, dst)
     return state_dict
 
 

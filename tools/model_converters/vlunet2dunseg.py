@@ -26,7 +26,7 @@ from collections import OrderedDict
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
-from dunseg.engine.checkpoint import (atomic_torch_save,  # noqa: E402
+from dunseg.engine.checkpoint import (save_converted_checkpoint,  # noqa: E402
                                       load_weights_only)
 
 _STAGE = (r'(?:encoder_level[123]|latent|decoder_level[123]|refinement)')
@@ -115,9 +115,7 @@ def convert_file(src: str, dst: str, prefix: str = 'backbone.') -> OrderedDict:
     official = ckpt['state_dict'] if isinstance(ckpt.get('state_dict'),
                                                 dict) else ckpt
     state_dict = convert_vlunet_state_dict(official, prefix=prefix)
-    atomic_torch_save(
-        dict(state_dict=state_dict,
-             meta=dict(converted_from=osp.basename(src))), dst)
+    save_converted_checkpoint(state_dict, src, dst)
     return state_dict
 
 

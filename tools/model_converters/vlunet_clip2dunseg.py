@@ -31,7 +31,7 @@ import sys
 sys.path.insert(
     0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
-from dunseg.engine.checkpoint import (atomic_torch_save,  # noqa: E402
+from dunseg.engine.checkpoint import (save_converted_checkpoint,  # noqa: E402
                                       load_weights_only)
 from dunseg.models.priors.clip_degradation_prior import (  # noqa: E402
     convert_vlunet_clip_state_dict, official_clip_state_dict)
@@ -44,9 +44,7 @@ def convert_file(src: str, dst: str, clip_source: str = 'check'):
         load_weights_only(src, map_location='cpu'))
     state_dict = convert_vlunet_clip_state_dict(
         official, clip_source=clip_source)
-    atomic_torch_save(
-        dict(state_dict=state_dict,
-             meta=dict(converted_from=osp.basename(src))), dst)
+    save_converted_checkpoint(state_dict, src, dst)
     return state_dict
 
 
