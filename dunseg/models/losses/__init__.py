@@ -1,4 +1,4 @@
-from .pixel_losses import L1Loss, MSELoss
+from .pixel_losses import L1Loss, MSELoss, PSNRLoss
 from .soft_iou_loss import SoftIoULoss
 
-__all__ = ['SoftIoULoss', 'MSELoss', 'L1Loss']
+__all__ = ['SoftIoULoss', 'MSELoss', 'L1Loss', 'PSNRLoss']
