@@ -1,5 +1,6 @@
 from .mmagic_proximal import MMagicProximal  # mmagic imported lazily
-from .restormer import (GDFN, MDTA, CrossMDTA, Downsample, LayerNorm2d,
+from .restormer import (GDFN, MDTA, CrossMDTA, DepthwiseConv2d, Downsample,
+                        LayerNorm2d,
                         OverlapPatchEmbed, RestormerBlocks, TransformerBlock,
                         Upsample)
 from .se_layer import SELayer
@@ -8,7 +9,7 @@ from .weight_init import PyTorchDefaultInit
 
 __all__ = ['SELayer', 'SingleOutputConv2d', 'PyTorchDefaultInit']
 __all__ += [
-    'LayerNorm2d', 'MDTA', 'CrossMDTA', 'GDFN', 'TransformerBlock',
+    'LayerNorm2d', 'DepthwiseConv2d', 'MDTA', 'CrossMDTA', 'GDFN', 'TransformerBlock',
     'RestormerBlocks', 'Downsample', 'Upsample', 'OverlapPatchEmbed'
 ]
 __all__ += ['MMagicProximal']

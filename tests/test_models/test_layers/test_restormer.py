@@ -32,7 +32,7 @@ def test_layer_norm_normalises_channels_per_pixel(ln_type):
         norm.body.weight.uniform_(0.5, 2)
         if ln_type == 'WithBias':
             norm.body.bias.uniform_(-1, 1)
-    x = torch.randn(2, 6, 5, 7) * 3 + 1
+    x = (torch.randn(2, 6, 5, 7) * 3 + 1).requires_grad_()
     # Official: (b, c, h, w) -> (b, hw, c), statistics over the last dim.
     t = x.flatten(2).transpose(1, 2)
     mu = t.mean(-1, keepdim=True)
@@ -46,6 +46,14 @@ def test_layer_norm_normalises_channels_per_pixel(ln_type):
     out = norm(x)
     assert out.shape == x.shape
     torch.testing.assert_close(out, ref, atol=1e-5, rtol=1e-5)
+    # and the same gradients (the statistics are computed differently)
+    upstream = torch.randn_like(out)
+    grads = torch.autograd.grad((out * upstream).sum(),
+                                (x, norm.body.weight))
+    ref_grads = torch.autograd.grad((ref * upstream).sum(),
+                                    (x, norm.body.weight))
+    for grad, ref_grad in zip(grads, ref_grads):
+        torch.testing.assert_close(grad, ref_grad, atol=1e-5, rtol=1e-5)
     keys = set(norm.state_dict())
     assert keys == ({'body.weight', 'body.bias'} if ln_type == 'WithBias'
                     else {'body.weight'})
@@ -148,3 +156,33 @@ def test_restormer_blocks_registered_and_named_like_official():
     h = ffn.dwconv(ffn.project_in(x))
     a, b = h.chunk(2, 1)
     torch.testing.assert_close(ffn(x), ffn.project_out(F.gelu(a) * b))
+
+
+@pytest.mark.parametrize('bias', [False, True])
+def test_depthwise_conv_in_channel_chunks_equals_one_call(bias, monkeypatch):
+    from dunseg.models.layers import DepthwiseConv2d
+    torch.manual_seed(0)
+    conv = DepthwiseConv2d(10, 3, bias=bias)
+    plain = torch.nn.Conv2d(10, 10, 3, padding=1, groups=10, bias=bias)
+    plain.load_state_dict(conv.state_dict())
+    assert set(conv.state_dict()) == set(plain.state_dict())
+    x = torch.randn(2, 10, 6, 5, requires_grad=True)
+    # 2 x 6 x 5 floats = 240 bytes per channel: chunks of 3, 3, 3 and 1
+    monkeypatch.setattr(DepthwiseConv2d, 'cpu_chunk_bytes', 3 * 240)
+    out = conv(x)
+    ref = plain(x)
+    torch.testing.assert_close(out, ref)
+    upstream = torch.randn_like(out)
+    grads = torch.autograd.grad((out * upstream).sum(),
+                                [x] + list(conv.parameters()))
+    ref_grads = torch.autograd.grad((ref * upstream).sum(),
+                                    [x] + list(plain.parameters()))
+    for grad, ref_grad in zip(grads, ref_grads):
+        torch.testing.assert_close(grad, ref_grad)
+    # the chunked path was taken: one conv2d call per chunk
+    calls = []
+    real_conv2d = torch.nn.functional.conv2d
+    monkeypatch.setattr(torch.nn.functional, 'conv2d',
+                        lambda *a: calls.append(a[0].shape) or real_conv2d(*a))
+    conv(x)
+    assert [s[1] for s in calls] == [3, 3, 3, 1]
