@@ -158,7 +158,7 @@ class DepthwiseConv2d(nn.Conv2d):
         kernel_size (int): k (odd).
         bias (bool): Bias per channel.
     """
-    cpu_chunk_bytes = 4 * 2**20
+    cpu_chunk_bytes = 8 * 2**20
 
     def __init__(self, channels: int, kernel_size: int = 3,
                  bias: bool = False) -> None:
