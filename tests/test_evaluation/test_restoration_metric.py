@@ -114,3 +114,29 @@ def test_metric_groups_by_test_set_and_degradation():
     assert 'PSNR_Rain100L/derain' in results
     assert 'PSNR_denoise_25' in results and 'input_PSNR' not in results
     assert results['num_images'] == 4
+
+
+def test_recognition_breakdown_splits_recognised_and_misread_images():
+    metric = RestorationMetric(recognition_breakdown=True)
+    psnrs = {}
+    for i, recognised_as in enumerate(['deblur', 'deblur', 'dehaze']):
+        pred, gt = _pair(i, noise=0.02 if recognised_as == 'deblur' else 0.3)
+        sample = _sample(pred, gt, gt, 'deblur')
+        sample['pred_degradation'] = recognised_as
+        metric.process({}, [sample])
+        psnrs.setdefault(recognised_as, []).append(psnr_ssim(pred, gt)[0])
+    results = metric.compute_metrics(metric.results)
+    assert results['num_images_deblur/recognised'] == 2
+    assert results['num_images_deblur/misread'] == 1
+    assert results['PSNR_deblur/recognised'] == pytest.approx(
+        np.mean(psnrs['deblur']), abs=0.01)
+    assert results['PSNR_deblur/misread'] == pytest.approx(
+        psnrs['dehaze'][0], abs=0.01)
+    assert 'input_PSNR_deblur/misread' in results
+    # the type's own row still holds all three images
+    assert results['PSNR_deblur'] == pytest.approx(
+        np.mean(psnrs['deblur'] + psnrs['dehaze']), abs=0.01)
+
+    with pytest.raises(KeyError, match='pred_degradation'):
+        pred, gt = _pair(0)
+        metric.process({}, [_sample(pred, gt, gt, 'deblur')])

@@ -109,6 +109,13 @@ class RestorationMetric(BaseMetric):
             default reports one row per degradation type and, when the test
             set names itself (``dataset_name``, e.g. ``CBSD68``), per test
             set and type (``PSNR_CBSD68/denoise_25``).
+        recognition_breakdown (bool): for a prior-guided restorer whose
+            predictions name the recognised degradation
+            (``pred_degradation``, the same names as ``degradation``), also
+            split every type into the images the prior recognised and those
+            it misread: ``PSNR_<type>/recognised`` and
+            ``PSNR_<type>/misread`` (+ ``input_PSNR_...`` and
+            ``num_images_...``), to tell a weak restorer from a misled one.
         collect_device (str): device used to gather results across ranks.
         prefix (str, optional): prefix of the metric names.
     """
@@ -121,6 +128,7 @@ class RestorationMetric(BaseMetric):
                  test_y_channel: bool = False,
                  with_input_baseline: bool = True,
                  group_by: Sequence[str] = ('dataset_name', 'degradation'),
+                 recognition_breakdown: bool = False,
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None,
                  **kwargs) -> None:
@@ -131,6 +139,7 @@ class RestorationMetric(BaseMetric):
         self.test_y_channel = test_y_channel
         self.with_input_baseline = with_input_baseline
         self.group_by = tuple(group_by)
+        self.recognition_breakdown = recognition_breakdown
 
     def _score(self, pred, gt) -> Tuple[float, float]:
         return psnr_ssim(pred, gt, self.crop_to_multiple, self.crop_border,
@@ -155,6 +164,15 @@ class RestorationMetric(BaseMetric):
                           group='/'.join(names) or 'all')
             record['psnr'], record['ssim'] = self._score(
                 sample['pred_image']['data'], gt)
+            if self.recognition_breakdown:
+                if sample.get('pred_degradation') is None:
+                    raise KeyError(
+                        f'RestorationMetric(recognition_breakdown=True): '
+                        f'{path} has no pred_degradation; the model needs a '
+                        'prior head with prior_classes, or set '
+                        'recognition_breakdown=False')
+                record['recognised'] = str(sample['pred_degradation']) == \
+                    str(record['degradation'])
             if self.with_input_baseline and 'input_image' in sample:
                 record['input_psnr'], record['input_ssim'] = self._score(
                     sample['input_image']['data'], gt)
@@ -175,6 +193,10 @@ class RestorationMetric(BaseMetric):
             groups[record['degradation']].append(record)
             if record['group'] != record['degradation'] and not one_to_one:
                 groups[record['group']].append(record)
+        if self.recognition_breakdown:
+            for record in results:
+                outcome = 'recognised' if record['recognised'] else 'misread'
+                groups[f"{record['degradation']}/{outcome}"].append(record)
         has_input = all('input_psnr' in r for r in results)
         metrics: Dict[str, float] = OrderedDict()
         metrics['PSNR'] = round(self._mean(results, 'psnr'), 2)
@@ -190,6 +212,8 @@ class RestorationMetric(BaseMetric):
             if len(groups) > 1 or name != 'all':
                 metrics[f'PSNR_{name}'] = round(psnr, 2)
                 metrics[f'SSIM_{name}'] = round(ssim, 4)
+            if '/recognised' in name or '/misread' in name:
+                metrics[f'num_images_{name}'] = len(records)
             row = [name, len(records), f'{psnr:.2f}', f'{ssim:.4f}']
             if has_input:
                 in_psnr = self._mean(records, 'input_psnr')
