@@ -124,3 +124,40 @@ def test_default_sources_do_not_look_degraded():
             continue  # the duotone's random dark end sets how dark it looks
         # a dark colour photograph reads as low light
         assert img.mean() > 0.3, name
+
+
+def test_blur_uses_the_scene_around_the_crop():
+    from dunseg.physics import Blur
+    from dunseg.physics.kernels import gaussian_kernel
+    kernel = gaussian_kernel(9, (2.0, 2.0), 0.0)
+    radius = 4
+    kwargs = dict(num_samples=4, img_size=32, degradations=('deblur', ),
+                  degradation_params=dict(deblur=dict(kernel=kernel)))
+
+    def blurred_alone(clean):
+        x = torch.from_numpy(clean).permute(2, 0, 1)[None]
+        with torch.no_grad():
+            y = Blur(kernel, padding='circular')(x)[0].permute(1, 2, 0)
+        return np.clip(y.numpy(), 0, 1)
+
+    with_context = SyntheticDegradationDataset(**kwargs)
+    assert with_context.context_margin('deblur') == radius
+    assert with_context.context_margin('derain') == 0
+    alone = SyntheticDegradationDataset(blur_context=False, **kwargs)
+    assert alone.context_margin('deblur') == 0
+    inner = (slice(radius, -radius), slice(radius, -radius))
+    for i in range(4):
+        sample = with_context.generate(i)
+        clean, degraded = sample['gt_img'], sample['img']
+        assert clean.shape == degraded.shape == (32, 32, 3)
+        reference = blurred_alone(clean)
+        # pixels a kernel radius from the border see only the crop ...
+        np.testing.assert_allclose(degraded[inner], reference[inner],
+                                   atol=1e-5)
+        # ... the border pixels see the scene around it, not the far side
+        border = np.ones((32, 32), bool)
+        border[inner] = False
+        assert np.abs(degraded[border] - reference[border]).max() > 1e-3
+        sample = alone.generate(i)
+        np.testing.assert_allclose(sample['img'], blurred_alone(
+            sample['gt_img']), atol=1e-5)
