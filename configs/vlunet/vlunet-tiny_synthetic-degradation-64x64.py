@@ -1,8 +1,9 @@
 # Embedded default: a small VLU-Net guided by a tiny CLIP, trained on the
 # procedural SyntheticDegradationDataset (7 degradation types, no files
-# needed) on CPU in minutes. The architecture is VLU-Net's (8 unfolding
-# stages over 4 levels, D-GDM + Restormer PMM, CLIP degradation vector);
-# only the widths are small.
+# needed) on a 2-core CPU in about 37 minutes (step 1: 2, step 2: 35).
+# The architecture is VLU-Net's (8 unfolding stages over 4 levels,
+# D-GDM + Restormer PMM, CLIP degradation vector); only the widths are
+# small.
 #
 # Two steps, as the official recipe (configs/vlunet/README.md):
 #   1. python tools/train.py configs/vlunet/clip-adapter_tiny_synthetic-degradation.py \
@@ -36,15 +37,28 @@ model = dict(
         clip_model=dict(tiny_clip, _delete_=True),
         pretrained=None, input_size=img_size,
         adapter_act='leaky_relu'),
+    # official: L1. Under L1 the crops far from their target (low light,
+    # haze) dominate the gradient and the mild ones (blur, sigma 15) are
+    # left at the identity; -PSNR weighs every crop equally in dB. Same
+    # data and prior, 1500 iterations: all 23.14 -> 24.15 dB, every type
+    # up, blur 22.56 -> 23.49 (measured, configs/vlunet/README.md).
+    loss=dict(type='PSNRLoss'),
     prior_checkpoint=None)
 
 # test crops of the CLIP input size: resampling would change the noise
-# statistics the degradation classes differ by
+# statistics the degradation classes differ by; 100 per type, since a
+# single misrecognised crop moves a 20-crop mean by half a dB
 train_dataloader = dict(batch_size=8, num_workers=1)
-val_dataloader = dict(num_workers=1, dataset=dict(img_size=img_size))
+val_dataloader = dict(
+    num_workers=1, dataset=dict(img_size=img_size, num_samples=700))
 test_dataloader = val_dataloader
+# PSNR of the blur crops the prior recognised apart from those it misread
+val_evaluator = dict(type='RestorationMetric', recognition_breakdown=True)
+test_evaluator = val_evaluator
 
-max_iters = 1500
+# blur gains on the input: +0.33 dB after 3000 iterations, +0.67 dB after
+# 5000, which lift every type by 0.3-1.0 dB (README, measured)
+max_iters = 5000
 optim_wrapper = dict(
     type='OptimWrapper',
     optimizer=dict(type='AdamW', lr=1e-3, betas=(0.9, 0.999),
@@ -56,14 +70,14 @@ param_scheduler = [
          begin=50, end=max_iters, by_epoch=False),
 ]
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters,
-                 val_interval=750)
+                 val_interval=2500)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50),
     param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=750,
+    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=2500,
                     max_keep_ckpts=2, save_best='PSNR', rule='greater'),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='DunSegVisualizationHook'))
