@@ -1,12 +1,14 @@
 import glob
+import json
 import os.path as osp
 
 import pytest
 import torch
 from mmengine.config import Config
+from mmengine.evaluator import BaseMetric
 from mmengine.hooks import Hook
 
-from dunseg.registry import HOOKS, RUNNERS
+from dunseg.registry import HOOKS, METRICS, RUNNERS
 from dunseg.utils import register_all_modules
 
 from ..conftest import write_tiny_config
@@ -81,3 +83,28 @@ def test_checkpoints_load_weights_only_and_leave_no_temp_files(tmp_path):
     assert {'meta', 'state_dict', 'message_hub', 'optimizer',
             'param_schedulers'} <= set(ckpt)
     assert not glob.glob(str(tmp_path / 'run' / '.*tmp*'))
+
+
+@METRICS.register_module(force=True)
+class CountImagesMetric(BaseMetric):
+    """An integer and a float result, as RestorationMetric reports."""
+
+    def process(self, data_batch, data_samples) -> None:
+        self.results.extend(1 for _ in data_samples)
+
+    def compute_metrics(self, results) -> dict:
+        return dict(num_images=len(results), score=0.5)
+
+
+def test_integer_metrics_reach_the_json_results_as_integers(tmp_path):
+    config = write_tiny_config(
+        tmp_path, max_iters=1, val_interval=100, ckpt_interval=100,
+        extra="\ntest_evaluator = dict(type='CountImagesMetric')\n")
+    runner = _run(config, tmp_path / 'run')
+    runner.test()
+    results_file, = glob.glob(osp.join(runner.log_dir, '*.json'))
+    with open(results_file) as f:
+        results = json.load(f)
+    assert isinstance(results['num_images'], int) and \
+        results['num_images'] > 0
+    assert results['score'] == 0.5
