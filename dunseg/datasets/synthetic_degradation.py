@@ -44,7 +44,8 @@ import cv2
 import numpy as np
 from mmengine.dataset import BaseDataset
 
-from dunseg.physics.synthesizers import SYNTHESIZABLE, synthesize
+from dunseg.physics.synthesizers import (DEFAULT_BLUR_SIZE, SYNTHESIZABLE,
+                                         synthesize)
 from dunseg.registry import DATASETS
 from .degradation_types import DEGRADATIONS_5TASK, degradation_label
 from .istd import build_pipeline_with_dunseg_registry
@@ -357,9 +358,9 @@ class SyntheticDegradationDataset(BaseDataset):
             return 0
         params = self.degradation_params.get('deblur', {})
         kernel = params.get('kernel')
-        size = (max(np.shape(kernel)[:2])
-                if kernel is not None else params.get('size', 15))
-        return int(size) // 2
+        if kernel is not None:
+            return max(np.shape(kernel)[:2]) // 2
+        return int(params.get('size', DEFAULT_BLUR_SIZE)) // 2
 
     def generate(self, index: int) -> dict:
         """Clean and degraded images of sample ``index`` (deterministic)."""

@@ -30,6 +30,8 @@ from .kernels import gaussian_kernel, motion_blur_kernel, random_motion_kernel
 from .operators import Blur
 
 NOISE_SIGMAS = {'denoise_15': 15.0, 'denoise_25': 25.0, 'denoise_50': 50.0}
+# side of the blur kernel ``synthesize`` draws when none is given
+DEFAULT_BLUR_SIZE = 15
 SYNTHESIZABLE = ('denoise_15', 'denoise_25', 'denoise_50', 'dehaze', 'derain',
                  'deblur', 'delowlight', 'jpeg')
 
@@ -233,7 +235,7 @@ def blur_image(img: np.ndarray,
 
 
 def random_blur_kernel(rng: np.random.Generator,
-                       size: int = 15,
+                       size: int = DEFAULT_BLUR_SIZE,
                        motion_prob: float = 0.7) -> np.ndarray:
     """Camera-shake (probability ``motion_prob``) or Gaussian defocus PSF.
 
@@ -330,7 +332,7 @@ def synthesize(img: np.ndarray,
         padding = params.pop('padding', 'circular')
         kernel = params.pop('kernel', None)
         if kernel is None:
-            size = params.pop('size', 15)
+            size = params.pop('size', DEFAULT_BLUR_SIZE)
             size = min(size, (min(img.shape[:2]) - 1) // 2 * 2 + 1)
             kernel = random_blur_kernel(rng, size=size, **params)
         return blur_image(img, kernel, padding=padding)
@@ -347,7 +349,8 @@ def synthesize(img: np.ndarray,
 
 
 __all__ = [
-    'NOISE_SIGMAS', 'SYNTHESIZABLE', 'add_gaussian_noise', 'smooth_depth_map',
+    'NOISE_SIGMAS', 'DEFAULT_BLUR_SIZE', 'SYNTHESIZABLE',
+    'add_gaussian_noise', 'smooth_depth_map',
     'add_haze', 'rain_streak_layer', 'add_rain', 'blur_image',
     'random_blur_kernel', 'low_light', 'jpeg_compress', 'synthesize'
 ]
