@@ -5,6 +5,6 @@ from .log_processor import DunSegLogProcessor
 from .runner import DunSegRunner
 
 __all__ = [
-    'DunSegRunner', 'DunSegLogProcessor', 'atomic_torch_save', 'encode_checkpoint',
-    'decode_checkpoint', 'load_weights_only'
+    'DunSegRunner', 'DunSegLogProcessor', 'atomic_torch_save',
+    'encode_checkpoint', 'decode_checkpoint', 'load_weights_only'
 ]

@@ -140,3 +140,15 @@ def test_recognition_breakdown_splits_recognised_and_misread_images():
     with pytest.raises(KeyError, match='pred_degradation'):
         pred, gt = _pair(0)
         metric.process({}, [_sample(pred, gt, gt, 'deblur')])
+
+
+def test_recognition_breakdown_reports_a_vocabulary_mismatch():
+    metric = RestorationMetric(recognition_breakdown=True)
+    for name, predicted in [('deblur', 'image with blur'),
+                            ('derain', 'image with rain')]:
+        pred, gt = _pair(0)
+        sample = _sample(pred, gt, gt, name)
+        sample['pred_degradation'] = predicted
+        metric.process({}, [sample])
+    with pytest.raises(ValueError, match='prior_classes'):
+        metric.compute_metrics(metric.results)

@@ -171,12 +171,24 @@ class RestorationMetric(BaseMetric):
                         f'{path} has no pred_degradation; the model needs a '
                         'prior head with prior_classes, or set '
                         'recognition_breakdown=False')
-                record['recognised'] = str(sample['pred_degradation']) == \
-                    str(record['degradation'])
+                record['pred_degradation'] = str(sample['pred_degradation'])
             if self.with_input_baseline and 'input_image' in sample:
                 record['input_psnr'], record['input_ssim'] = self._score(
                     sample['input_image']['data'], gt)
             self.results.append(record)
+
+    @staticmethod
+    def _check_prior_vocabulary(results: List[dict]) -> None:
+        """Every image would count as misread if the prior named the
+        degradations differently from the dataset: say so instead."""
+        predicted = {r['pred_degradation'] for r in results}
+        actual = {str(r['degradation']) for r in results}
+        if not predicted & actual:
+            raise ValueError(
+                'RestorationMetric(recognition_breakdown=True): the prior '
+                f'names {sorted(predicted)} but the dataset {sorted(actual)}; '
+                'set model.prior_classes to the dataset\'s degradation names '
+                '(in the order of the prior\'s prompts)')
 
     @staticmethod
     def _mean(records: List[dict], key: str) -> float:
@@ -193,10 +205,15 @@ class RestorationMetric(BaseMetric):
             groups[record['degradation']].append(record)
             if record['group'] != record['degradation'] and not one_to_one:
                 groups[record['group']].append(record)
+        split_groups = set()
         if self.recognition_breakdown:
+            self._check_prior_vocabulary(results)
             for record in results:
-                outcome = 'recognised' if record['recognised'] else 'misread'
-                groups[f"{record['degradation']}/{outcome}"].append(record)
+                outcome = ('recognised' if record['pred_degradation'] ==
+                           str(record['degradation']) else 'misread')
+                name = f"{record['degradation']}/{outcome}"
+                groups[name].append(record)
+                split_groups.add(name)
         has_input = all('input_psnr' in r for r in results)
         metrics: Dict[str, float] = OrderedDict()
         metrics['PSNR'] = round(self._mean(results, 'psnr'), 2)
@@ -212,7 +229,7 @@ class RestorationMetric(BaseMetric):
             if len(groups) > 1 or name != 'all':
                 metrics[f'PSNR_{name}'] = round(psnr, 2)
                 metrics[f'SSIM_{name}'] = round(ssim, 4)
-            if '/recognised' in name or '/misread' in name:
+            if name in split_groups:
                 metrics[f'num_images_{name}'] = len(records)
             row = [name, len(records), f'{psnr:.2f}', f'{ssim:.4f}']
             if has_input:
