@@ -7,6 +7,8 @@ from .restoration import (AllInOneRestorationDataset, DenoiseTestDataset,
                           PairedImageDataset)
 from .synthetic_degradation import SyntheticDegradationDataset
 from .synthetic_sirst import SIRSTSceneGenerator, SyntheticSIRSTDataset
+from .cod import COD10KDataset, CODDataset, ImageMaskFolderDataset
+from .synthetic_cod import CODSceneGenerator, SyntheticCODDataset
 from .transforms import (CenterCropToMultiple, Degrade,
                          LoadISTDAnnotations, LoadISTDImageFromFile,
                          LoadPairedImageFromFile, PackISTDInputs,
@@ -22,5 +24,6 @@ __all__ = [
     'AllInOneRestorationDataset', 'PairedImageDataset', 'DenoiseTestDataset',
     'SyntheticDegradationDataset', 'LoadPairedImageFromFile',
     'PairedRandomCrop', 'PairedRandomFlipRot', 'CenterCropToMultiple',
-    'Degrade', 'PackRestorationInputs'
+    'Degrade', 'PackRestorationInputs', 'CODDataset', 'COD10KDataset',
+    'ImageMaskFolderDataset', 'SyntheticCODDataset', 'CODSceneGenerator'
 ]

@@ -18,6 +18,10 @@ class DunSegDataSample(BaseDataElement):
       thresholded by the model's ``threshold``.
     - ``input_image`` (:class:`PixelData`, (C, H, W) float): the network
       input, attached by :func:`dunseg.apis.inference_model` for drawing.
+    - ``gt_edge`` (:class:`PixelData`, (1, H, W) uint8 in {0, 1}): the
+      ground-truth object boundary (dilated), for models supervised on edges
+      (RUN, NUN); loaded from the dataset or derived from ``gt_mask`` by
+      ``GenerateEdgeFromMask``.
     - ``gt_image`` / ``pred_image`` (:class:`PixelData`, (C, H, W) float):
       clean and restored images for restoration tasks.
     - ``stage_states`` (dict of name -> tensor of shape (K, C, H, W)): every
@@ -63,6 +67,18 @@ class DunSegDataSample(BaseDataElement):
     @pred_mask.deleter
     def pred_mask(self) -> None:
         del self._pred_mask
+
+    @property
+    def gt_edge(self) -> PixelData:
+        return self._gt_edge
+
+    @gt_edge.setter
+    def gt_edge(self, value: PixelData) -> None:
+        self.set_field(value, '_gt_edge', dtype=PixelData)
+
+    @gt_edge.deleter
+    def gt_edge(self) -> None:
+        del self._gt_edge
 
     @property
     def gt_image(self) -> PixelData:
