@@ -9,8 +9,9 @@ camouflage procedurally. One sample (:class:`CODSceneGenerator`):
    random duotone) or a procedural texture (dead leaves, multi-colour
    camouflage blotches, smooth colour fields).
 2. **Background**: one window of the canvas. **Object texture**: another
-   window of the *same* canvas, slightly rescaled (0.8-1.25x) and rotated,
-   with a small colour shift (per-channel gain within ±``colour_shift``)
+   window of the *same* canvas, shifted by 15-40 % of the image size
+   (colours of the surroundings), rescaled (0.85-1.2x) and rotated (up to
+   ±45 degrees), with a small colour shift (per-channel gain 1 ± 2.7-8 %)
    and a faint shading ramp (a rounded body under the same light).
 3. **Shape**: the ``skimage.data.horse`` silhouette (flipped, rotated,
    stretched), a random smooth blob (a polar radius with random
@@ -218,9 +219,15 @@ class CODSceneGenerator:
         size_range (tuple[float, float]): The object's larger side as a
             fraction of the image's smaller side.
         colour_shift (float): Largest per-channel gain change of the object
-            texture (0.08 = ±8 %).
+            texture (0.08: each channel's gain is 1 ± 2.7-8 %).
         border_sigma (tuple[float, float]): Range of the soft border's
             Gaussian σ in pixels.
+        texture_shift (tuple[float, float]): Distance between the
+            background window and the object-texture window, as a fraction
+            of the image's smaller side.
+        texture_scale (tuple[float, float]): Rescaling of the object texture.
+        texture_angle (float): Largest rotation of the object texture
+            (degrees).
         test_fraction (float): Share of each photograph reserved for test.
     """
 
@@ -233,6 +240,9 @@ class CODSceneGenerator:
                  size_range: Tuple[float, float] = (0.2, 0.7),
                  colour_shift: float = 0.08,
                  border_sigma: Tuple[float, float] = (0.5, 2.0),
+                 texture_shift: Tuple[float, float] = (0.15, 0.4),
+                 texture_scale: Tuple[float, float] = (0.85, 1.2),
+                 texture_angle: float = 45.0,
                  test_fraction: float = 0.3) -> None:
         unknown = [k for k in shape_kinds if k not in SHAPE_FUNCTIONS]
         if unknown or not shape_kinds:
@@ -256,6 +266,9 @@ class CODSceneGenerator:
         self.size_range = tuple(size_range)
         self.colour_shift = float(colour_shift)
         self.border_sigma = tuple(border_sigma)
+        self.texture_shift = tuple(texture_shift)
+        self.texture_scale = tuple(texture_scale)
+        self.texture_angle = float(texture_angle)
         self.test_fraction = float(test_fraction)
 
     # ------------------------------------------------------------------
@@ -296,14 +309,12 @@ class CODSceneGenerator:
             crop = colourise_grey(np.ascontiguousarray(crop), rng)
         return np.clip(crop, 0, 1).astype(np.float32), name
 
-    def _window(self, canvas: np.ndarray, rng: np.random.Generator,
+    def _window(self, canvas: np.ndarray, centre: Tuple[float, float],
                 scale: float = 1.0, angle: float = 0.0) -> np.ndarray:
-        """An (H, W) window of the canvas, rescaled and rotated about its
-        centre (reflect border)."""
+        """The (H, W) window of the canvas around ``centre`` = (y, x),
+        rescaled and rotated about it (reflect border)."""
         h, w = self.img_size
-        ch, cw = canvas.shape[:2]
-        cy = rng.uniform(h / 2, ch - h / 2)
-        cx = rng.uniform(w / 2, cw - w / 2)
+        cy, cx = centre
         matrix = cv2.getRotationMatrix2D((cx, cy), angle, scale)
         matrix[0, 2] += (w - 1) / 2 - cx
         matrix[1, 2] += (h - 1) / 2 - cy
@@ -330,10 +341,24 @@ class CODSceneGenerator:
     def __call__(self, rng: np.random.Generator) -> dict:
         h, w = self.img_size
         canvas, source = self.texture_canvas(rng)
-        background = self._window(canvas, rng)
-        foreground = self._window(canvas, rng, scale=rng.uniform(0.8, 1.25),
-                                  angle=rng.uniform(-180, 180))
-        gain = 1.0 + rng.uniform(-self.colour_shift, self.colour_shift, 3)
+        ch, cw = canvas.shape[:2]
+        centre = (rng.uniform(h / 2, ch - h / 2), rng.uniform(w / 2, cw - w / 2))
+        background = self._window(canvas, centre)
+        # The object's texture: the same canvas a little further on (so its
+        # colours are those of the surroundings, also in photographs whose
+        # content changes across the frame), rescaled and turned a little.
+        shift = rng.uniform(*self.texture_shift) * min(h, w)
+        direction = rng.uniform(0, 2 * np.pi)
+        foreground = self._window(
+            canvas, (centre[0] + shift * np.sin(direction),
+                     centre[1] + shift * np.cos(direction)),
+            scale=rng.uniform(*self.texture_scale),
+            angle=rng.uniform(-self.texture_angle, self.texture_angle))
+        # Every channel is shifted by at least a third of the largest
+        # shift, so each object keeps a faint colour cue (as real animals
+        # never match their background exactly).
+        magnitude = rng.uniform(self.colour_shift / 3, self.colour_shift, 3)
+        gain = 1.0 + magnitude * rng.choice([-1.0, 1.0], 3)
         foreground = foreground * gain.astype(np.float32)
         mask, kind = self.object_mask(rng)
         # Shading: a rounded body lit from one side, at most ±6 %.
@@ -387,6 +412,7 @@ class SyntheticCODDataset(BaseDataset):
         generator (dict, optional): :class:`CODSceneGenerator` arguments
             (``sources``, ``texture_prob``, ``shape_kinds``,
             ``size_range``, ``colour_shift``, ``border_sigma``,
+            ``texture_shift``, ``texture_scale``, ``texture_angle``,
             ``test_fraction``).
         pipeline (Sequence): Transforms, built with dunseg's registry.
         **kwargs: Other :class:`mmengine.dataset.BaseDataset` arguments.

@@ -1,0 +1,239 @@
+"""COD datasets (RUN / COD10K / folder layouts) and the embedded synthetic
+COD data, on small trees the tests build."""
+import os
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from dunseg.datasets import (COD10KDataset, CODDataset,
+                             ImageMaskFolderDataset, SyntheticCODDataset)
+from dunseg.datasets.synthetic_cod import (SHAPE_KINDS, CODSceneGenerator,
+                                           blob_shape, elongated_shape,
+                                           horse_shape, multipart_shape)
+from dunseg.datasets.transforms.cod import mask_boundary
+
+TEST_PIPELINE = [
+    dict(type='LoadCODImageFromFile'),
+    dict(type='ResizeCOD', scale=(32, 32)),
+    dict(type='LoadCODAnnotations', with_edge=False),
+    dict(type='PackCODInputs'),
+]
+TRAIN_PIPELINE = [
+    dict(type='LoadCODImageFromFile'),
+    dict(type='LoadCODAnnotations', with_edge=True),
+    dict(type='CODRandomFlip', prob=0.5),
+    dict(type='CODRandomCrop', border=4),
+    dict(type='CODRandomRotate', prob=1.0),
+    dict(type='CODColorEnhance'),
+    dict(type='CODRandomPepper'),
+    dict(type='ResizeCOD', scale=(32, 32)),
+    dict(type='GenerateEdgeFromMask', width=3),
+    dict(type='PackCODInputs'),
+]
+
+
+def write_pair(img_dir, mask_dir, stem, size=(24, 40), edge_dir=None,
+               img_ext='.jpg', seed=0):
+    rng = np.random.default_rng(seed)
+    h, w = size
+    img = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+    mask = np.zeros((h, w), np.uint8)
+    mask[h // 4:3 * h // 4, w // 4:w // 2] = 255
+    os.makedirs(img_dir, exist_ok=True)
+    os.makedirs(mask_dir, exist_ok=True)
+    cv2.imwrite(os.path.join(img_dir, stem + img_ext), img)
+    cv2.imwrite(os.path.join(mask_dir, stem + '.png'), mask)
+    if edge_dir is not None:
+        os.makedirs(edge_dir, exist_ok=True)
+        cv2.imwrite(os.path.join(edge_dir, stem + '.png'),
+                    mask_boundary(mask, 3) * 255)
+    return img, mask
+
+
+@pytest.fixture
+def run_tree(tmp_path):
+    """data/TrainDataset/{Imgs,GT,Edge} + data/TestDataset/CAMO/{Imgs,GT}."""
+    train = tmp_path / 'TrainDataset'
+    for i in range(3):
+        write_pair(train / 'Imgs', train / 'GT', f'camourflage_{i:05d}',
+                   edge_dir=train / 'Edge', seed=i)
+    camo = tmp_path / 'TestDataset' / 'CAMO'
+    for i, size in enumerate([(24, 40), (30, 20)]):
+        write_pair(camo / 'Imgs', camo / 'GT', f'camo_{i}', size=size, seed=i)
+    return tmp_path
+
+
+def test_run_layout_train_and_test(run_tree):
+    train = CODDataset(data_root=str(run_tree / 'TrainDataset'),
+                       edge_dir='Edge', pipeline=TRAIN_PIPELINE)
+    assert len(train) == 3
+    info = train.get_data_info(0)
+    assert info['dataset_name'] == 'TrainDataset'
+    assert info['edge_path'].endswith('Edge/camourflage_00000.png')
+    item = train[0]
+    sample = item['data_samples']
+    assert item['inputs'].shape == (3, 32, 32)
+    assert item['inputs'].dtype == torch.float32
+    assert 0 <= item['inputs'].min() and item['inputs'].max() <= 1
+    for field in (sample.gt_mask, sample.gt_edge):
+        assert field.data.shape == (1, 32, 32)
+        assert field.data.dtype == torch.uint8
+        assert set(field.data.unique().tolist()) <= {0, 1}
+
+    test = CODDataset(data_root=str(run_tree / 'TestDataset' / 'CAMO'),
+                      pipeline=TEST_PIPELINE)
+    assert [test.get_data_info(i)['dataset_name'] for i in range(2)] == \
+        ['CAMO', 'CAMO']
+    item = test[1]
+    # The image is resized for the network, the mask stays at the original
+    # size for the metric.
+    assert item['inputs'].shape == (3, 32, 32)
+    assert item['data_samples'].gt_mask.data.shape == (1, 30, 20)
+    assert item['data_samples'].ori_shape == (30, 20)
+    assert item['data_samples'].dataset_name == 'CAMO'
+
+
+def test_loaded_edge_matches_file(run_tree):
+    ds = CODDataset(data_root=str(run_tree / 'TrainDataset'), edge_dir='Edge',
+                    pipeline=[dict(type='LoadCODImageFromFile'),
+                              dict(type='LoadCODAnnotations'),
+                              dict(type='PackCODInputs')])
+    sample = ds[0]['data_samples']
+    expected = mask_boundary(sample.gt_mask.data[0].numpy(), 3)
+    assert np.array_equal(sample.gt_edge.data[0].numpy(), expected)
+
+
+def test_missing_folder_names_path_source_and_synthetic(tmp_path):
+    with pytest.raises(FileNotFoundError) as err:
+        CODDataset(data_root=str(tmp_path / 'TestDataset' / 'COD10K'))
+    msg = str(err.value)
+    assert str(tmp_path / 'TestDataset' / 'COD10K') in msg
+    assert 'Imgs/' in msg and 'GT/' in msg
+    assert 'github.com/DengPingFan/SINet' in msg
+    assert 'run-tiny_synthetic-cod.py' in msg and 'SyntheticCOD' in msg
+
+    os.makedirs(tmp_path / 'NC4K' / 'Imgs')
+    with pytest.raises(FileNotFoundError, match=r'mask folder not found.*GT'):
+        CODDataset(data_root=str(tmp_path / 'NC4K'))
+
+
+def test_unmatched_files_are_errors_or_skipped(run_tree):
+    camo = run_tree / 'TestDataset' / 'CAMO'
+    cv2.imwrite(str(camo / 'Imgs' / 'orphan.jpg'),
+                np.zeros((8, 8, 3), np.uint8))
+    with pytest.raises(FileNotFoundError, match=r"have no mask.*orphan.jpg"):
+        CODDataset(data_root=str(camo))
+    ds = CODDataset(data_root=str(camo), allow_unmatched=True)
+    assert len(ds) == 2
+    os.remove(camo / 'Imgs' / 'orphan.jpg')
+    cv2.imwrite(str(camo / 'GT' / 'lonely.png'), np.zeros((8, 8), np.uint8))
+    with pytest.raises(FileNotFoundError, match=r'have no image.*lonely.png'):
+        CODDataset(data_root=str(camo))
+
+
+def test_edge_folder_missing_file(run_tree):
+    os.remove(run_tree / 'TrainDataset' / 'Edge' / 'camourflage_00001.png')
+    with pytest.raises(FileNotFoundError, match='no edge map'):
+        CODDataset(data_root=str(run_tree / 'TrainDataset'), edge_dir='Edge')
+
+
+def test_cod10k_layout_keeps_camouflaged_images(tmp_path):
+    root = tmp_path / 'COD10K-v3'
+    for split in ('Train', 'Test'):
+        for name in ('COD10K-CAM-1-Aquatic-1-BatFish-1',
+                     'COD10K-CAM-2-Terrestrial-23-Cat-1'):
+            write_pair(root / split / 'Image', root / split / 'GT_Object',
+                       name, edge_dir=root / split / 'GT_Edge')
+        # Background / non-camouflaged images have no object mask.
+        cv2.imwrite(str(root / split / 'Image' / 'COD10K-BG-1-Sky-1.jpg'),
+                    np.zeros((8, 8, 3), np.uint8))
+        cv2.imwrite(str(root / split / 'Image' / 'COD10K-NonCAM-1-Bird-1.jpg'),
+                    np.zeros((8, 8, 3), np.uint8))
+    train = COD10KDataset(data_root=str(root), split='train', with_edge=True)
+    assert len(train) == 2
+    assert train.get_data_info(0)['dataset_name'] == 'COD10K'
+    assert 'GT_Edge' in train.get_data_info(0)['edge_path']
+    test = COD10KDataset(data_root=str(root), split='test')
+    assert len(test) == 2 and test.get_data_info(1)['edge_path'] is None
+    with pytest.raises(FileNotFoundError, match='have no mask'):
+        COD10KDataset(data_root=str(root), split='test',
+                      camouflaged_only=False)
+
+
+def test_image_mask_folder_dataset(tmp_path):
+    write_pair(tmp_path / 'PCOD-LQ' / 'images', tmp_path / 'PCOD-LQ' /
+               'masks', 'a', img_ext='.png')
+    ds = ImageMaskFolderDataset(
+        img_dir=str(tmp_path / 'PCOD-LQ' / 'images'),
+        mask_dir=str(tmp_path / 'PCOD-LQ' / 'masks'),
+        pipeline=TEST_PIPELINE)
+    assert len(ds) == 1
+    assert ds[0]['data_samples'].dataset_name == 'PCOD-LQ'
+
+
+# ---------------------------------------------------------------- synthetic
+def test_shapes_are_binary_and_sized():
+    rng = np.random.default_rng(0)
+    for fn in (horse_shape, blob_shape, elongated_shape, multipart_shape):
+        shape = fn(rng, 40)
+        assert shape.dtype == np.uint8 and set(np.unique(shape)) <= {0, 1}
+        assert max(shape.shape) <= 41 and shape.sum() > 10, fn.__name__
+
+
+def test_synthetic_cod_deterministic_and_split_independent():
+    kwargs = dict(num_samples=4, img_size=(48, 48), seed=3)
+    a = SyntheticCODDataset(split='test', **kwargs)
+    b = SyntheticCODDataset(split='test', **kwargs)
+    c = SyntheticCODDataset(split='train', **kwargs)
+    for i in range(4):
+        da, db, dc = a[i], b[i], c[i]
+        assert np.array_equal(da['img'], db['img'])
+        assert np.array_equal(da['gt_seg_map'], db['gt_seg_map'])
+        assert not np.array_equal(da['img'], dc['img'])
+        mask = da['gt_seg_map']
+        assert mask.dtype == np.uint8 and 0 < mask.sum() < mask.size
+        assert np.array_equal(da['gt_edge_map'], mask_boundary(mask, 5))
+        assert da['img'].shape == (48, 48, 3) and da['img'].dtype == \
+            np.float32
+        assert da['dataset_name'] == 'SyntheticCOD'
+        assert 'gt_img' not in da
+
+
+def test_synthetic_cod_object_texture_matches_background():
+    """The object is cut from the background's texture: its mean colour is
+    close to that of the ring around it (colour alone does not find it)."""
+    gen = CODSceneGenerator(img_size=(96, 96), split='test')
+    diffs = []
+    for i in range(24):
+        scene = gen(np.random.default_rng([0, 1, i]))
+        mask = scene['gt_seg_map'].astype(bool)
+        ring = cv2.dilate(mask.astype(np.uint8), np.ones((15, 15), np.uint8)
+                          ).astype(bool) & ~mask
+        diffs.append(np.abs(scene['img'][mask].mean(0) -
+                            scene['img'][ring].mean(0)).max())
+    # Colour shift of at most 8 % plus texture variation: the median object
+    # differs from its surroundings by a few grey levels per channel.
+    assert np.median(diffs) < 0.08
+    assert set(SHAPE_KINDS) == {'horse', 'blob', 'elongated', 'multipart'}
+
+
+def test_synthetic_cod_degraded_keeps_clean_image():
+    clean = SyntheticCODDataset(num_samples=2, img_size=(48, 48), seed=1,
+                                split='test')
+    hazy = SyntheticCODDataset(num_samples=2, img_size=(48, 48), seed=1,
+                               split='test',
+                               degradation=dict(kind='haze', level='heavy'),
+                               pipeline=[dict(type='PackCODInputs')])
+    item = hazy[0]
+    sample = item['data_samples']
+    assert sample.dataset_name == 'SyntheticCOD-haze-heavy'
+    assert sample.degradation == 'haze'
+    assert np.allclose(sample.gt_image.data.numpy().transpose(1, 2, 0),
+                       clean[0]['img'])
+    assert not torch.allclose(item['inputs'], sample.gt_image.data)
+    assert torch.equal(sample.gt_mask.data[0],
+                       torch.from_numpy(clean[0]['gt_seg_map']))
+    with pytest.raises(ValueError, match='degradation kind'):
+        SyntheticCODDataset(num_samples=1, degradation=dict(kind='fog'))
