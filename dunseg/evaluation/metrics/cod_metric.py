@@ -13,7 +13,7 @@ Every score follows the official test scripts of SINet-V2 / RUN:
    bilinearly to the ground truth's size (``F.interpolate``,
    ``align_corners=False``),
 2. min-max normalised, ``(p - min) / (max - min + 1e-8)``,
-3. written as 8-bit (``(p * 255).astype(uint8)``, truncation),
+3. written as an 8-bit PNG (``cv2.imwrite(path, p * 255)``, which rounds),
 
 and PySODMetrics then reads it as the toolbox does (``im2double`` and
 ``mapminmax``; ground truth ``> 128``). Metrics, all averaged over the
@@ -35,9 +35,12 @@ images of one set:
 NumPy so tools (``tools/analysis_tools/eval_cod.py``, ``cod_curves.py``)
 score saved prediction maps with the same code.
 """
+import os
+import os.path as osp
 from collections import OrderedDict, defaultdict
 from typing import Dict, List, Optional, Sequence, Union
 
+import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -82,7 +85,7 @@ def _as_2d(array: Union[np.ndarray, torch.Tensor], name: str) -> np.ndarray:
 def prediction_to_uint8(score: Union[np.ndarray, torch.Tensor],
                         size: Optional[Sequence[int]] = None,
                         normalize: bool = True) -> np.ndarray:
-    """The official test scripts' map: resize, min-max, 8-bit.
+    """The official test scripts' map: resize, min-max, 8-bit (rounded).
 
     Args:
         score: (H, W) or (1, H, W) foreground probability (after sigmoid).
@@ -104,7 +107,8 @@ def prediction_to_uint8(score: Union[np.ndarray, torch.Tensor],
         score = (score - score.min()) / (score.max() - score.min() + 1e-8)
     else:
         score = np.clip(score, 0.0, 1.0)
-    return (score * 255).astype(np.uint8)
+    # cv2.imwrite(path, res * 255) of the test scripts rounds to nearest.
+    return np.clip(np.round(score * 255), 0, 255).astype(np.uint8)
 
 
 def gt_to_uint8(gt: Union[np.ndarray, torch.Tensor]) -> np.ndarray:
@@ -207,6 +211,97 @@ def group_records(records: Sequence[dict]) -> Dict[str, List[dict]]:
     return dict(groups)
 
 
+MAP_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff')
+
+
+def read_map(path: str) -> np.ndarray:
+    """Read a saved prediction or mask as (H, W) uint8 (colour files: their
+    grey level; 16-bit files scaled to 8 bit)."""
+    img = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+    if img is None:
+        raise IOError(f'could not read {path!r} as an image (missing, empty '
+                      'or not an image file)')
+    if img.ndim == 3:
+        img = cv2.cvtColor(img[..., :3], cv2.COLOR_BGR2GRAY)
+    if img.dtype == np.uint16:
+        img = (img.astype(np.float64) / 257.0).round().astype(np.uint8)
+    elif img.dtype != np.uint8:
+        img = (np.clip(img.astype(np.float64), 0, 1) * 255).astype(np.uint8)
+    return img
+
+
+def _stems(folder: str) -> Dict[str, str]:
+    if not osp.isdir(folder):
+        raise FileNotFoundError(f'folder not found: {folder!r}')
+    return {
+        osp.splitext(f)[0]: osp.join(folder, f)
+        for f in sorted(os.listdir(folder))
+        if not f.startswith('.') and osp.splitext(f)[1].lower() in
+        MAP_EXTENSIONS
+    }
+
+
+def _evaluate_pair(paths) -> dict:
+    pred_path, gt_path = paths
+    gt = gt_to_uint8(read_map(gt_path) > 128)
+    pred = read_map(pred_path)
+    if pred.shape != gt.shape:
+        # Maps saved at another size: resize as the metric does, keeping the
+        # stored values (the toolbox min-max normalises them on reading).
+        pred = prediction_to_uint8(pred / 255.0, gt.shape, normalize=False)
+    return evaluate_cod_image(pred, gt)
+
+
+def evaluate_cod_folders(pred_dir: str,
+                         gt_dir: str,
+                         with_curves: bool = False,
+                         allow_missing: bool = False,
+                         workers: int = 1) -> Dict[str, object]:
+    """Score saved prediction maps against a mask folder (matched by stem).
+
+    Predictions are read as they were saved (8-bit maps; PySODMetrics
+    min-max normalises each one, as the MATLAB toolbox does); a map whose
+    size differs from its mask is resized bilinearly first.
+
+    Args:
+        pred_dir (str): Folder of prediction maps (``<stem>.png`` ...).
+        gt_dir (str): Folder of ground-truth masks.
+        with_curves (bool): Add the mean curves (see
+            :func:`summarize_cod_records`).
+        allow_missing (bool): Skip masks without a prediction instead of
+            raising (the count is reported as ``num_missing``).
+        workers (int): Processes to use.
+
+    Returns:
+        dict: The metrics, ``num_images`` and ``num_missing``.
+    """
+    preds, gts = _stems(pred_dir), _stems(gt_dir)
+    if not gts:
+        raise FileNotFoundError(f'no mask files ({MAP_EXTENSIONS}) in '
+                                f'{gt_dir!r}')
+    missing = [s for s in gts if s not in preds]
+    if missing and not allow_missing:
+        raise FileNotFoundError(
+            f'{len(missing)} of {len(gts)} masks in {gt_dir!r} have no '
+            f'prediction in {pred_dir!r} (matched by file stem), e.g. '
+            f'{missing[:5]}; pass allow_missing (--allow-missing) to score '
+            'the others')
+    pairs = [(preds[s], gts[s]) for s in gts if s in preds]
+    if not pairs:
+        raise FileNotFoundError(f'no prediction in {pred_dir!r} matches a '
+                                f'mask of {gt_dir!r} by file stem')
+    if workers > 1:
+        from multiprocessing import Pool
+        with Pool(workers) as pool:
+            records = pool.map(_evaluate_pair, pairs, chunksize=16)
+    else:
+        records = [_evaluate_pair(p) for p in pairs]
+    out = summarize_cod_records(records, with_curves=with_curves)
+    out['num_images'] = len(records)
+    out['num_missing'] = len(missing)
+    return out
+
+
 @METRICS.register_module()
 class CODMetric(BaseMetric):
     """Sα, Eφ (adaptive / mean / max), Fβʷ, Fβ (adaptive / mean / max) and
@@ -292,5 +387,5 @@ class CODMetric(BaseMetric):
 __all__ = [
     'CODMetric', 'COD_METRIC_KEYS', 'evaluate_cod_image',
     'summarize_cod_records', 'prediction_to_uint8', 'gt_to_uint8',
-    'group_records'
+    'group_records', 'read_map', 'evaluate_cod_folders'
 ]
