@@ -15,7 +15,9 @@ objects are rejected with instructions
 import os
 import os.path as osp
 import pickle
-from typing import Any
+import re
+import warnings
+from typing import Any, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -122,3 +124,238 @@ def save_converted_checkpoint(state_dict: dict, src: str, dst: str) -> None:
     atomic_torch_save(
         dict(state_dict=state_dict,
              meta=dict(converted_from=osp.basename(src))), dst)
+
+
+def atomic_write_text(text: str, path: str) -> None:
+    """Write a small text file (e.g. ``last_checkpoint``) atomically."""
+    directory = osp.dirname(osp.abspath(path))
+    tmp = osp.join(directory, f'.{osp.basename(path)}.tmp-{os.getpid()}')
+    try:
+        with open(tmp, 'w') as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if osp.exists(tmp):
+            os.remove(tmp)
+
+
+_TEMP_FILE = re.compile(r'^\..+\.tmp-(\d+)$')
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, owned by another user
+        return True
+    return True
+
+
+def remove_stale_temp_files(directory: str) -> List[str]:
+    """Delete ``.NAME.tmp-PID`` files left in ``directory`` by killed saves.
+
+    :func:`atomic_torch_save`, :func:`atomic_write_text` and
+    :meth:`DunSegRunner.save_checkpoint` write to such a file and rename it;
+    a process killed mid-write leaves it behind. Files of a process that is
+    still running (another run in the same folder) are kept.
+
+    Returns:
+        The removed paths.
+    """
+    removed = []
+    if not osp.isdir(directory):
+        return removed
+    for name in os.listdir(directory):
+        match = _TEMP_FILE.match(name)
+        if not match or _pid_alive(int(match.group(1))):
+            continue
+        path = osp.join(directory, name)
+        try:
+            os.remove(path)
+            removed.append(path)
+        except FileNotFoundError:
+            pass
+    return removed
+
+
+_PERIODIC_CHECKPOINT = re.compile(r'^(iter|epoch)_(\d+)\.pth$')
+
+
+def periodic_checkpoints(directory: str) -> List[str]:
+    """``iter_N.pth`` / ``epoch_N.pth`` files in ``directory``, newest first."""
+    if not osp.isdir(directory):
+        return []
+    found = []
+    for name in os.listdir(directory):
+        match = _PERIODIC_CHECKPOINT.match(name)
+        if match:
+            found.append((int(match.group(2)), name))
+    return [osp.join(directory, name) for _, name in sorted(found,
+                                                             reverse=True)]
+
+
+def read_last_checkpoint_pointer(work_dir: str) -> Optional[str]:
+    """The path ``work_dir/last_checkpoint`` names, or None if it names none.
+
+    Relative pointers (a work dir that was moved) are resolved against
+    ``work_dir``.
+    """
+    pointer = osp.join(work_dir, 'last_checkpoint')
+    if not osp.isfile(pointer):
+        return None
+    with open(pointer) as f:
+        target = f.read().strip()
+    if not target:
+        return None
+    if not osp.isabs(target) and not osp.exists(target):
+        target = osp.join(work_dir, osp.basename(target))
+    return target
+
+
+def find_resumable_checkpoint(work_dir: str,
+                              logger=None) -> Optional[str]:
+    """The newest checkpoint in ``work_dir`` that actually loads.
+
+    ``last_checkpoint`` is tried first. If it is missing, empty, dangling or
+    names a file that does not load (a save killed mid-write), the periodic
+    checkpoints are tried newest first, and the choice is logged.
+
+    Returns:
+        A path, or None when nothing in ``work_dir`` can be resumed.
+    """
+    pointed = read_last_checkpoint_pointer(work_dir)
+    candidates = ([pointed] if pointed else []) + [
+        path for path in periodic_checkpoints(work_dir)
+        if not pointed or osp.abspath(path) != osp.abspath(pointed)
+    ]
+    problems = []
+    for path in candidates:
+        try:
+            checkpoint = load_weights_only(path, map_location='cpu')
+        except Exception as err:  # noqa: BLE001 - any unreadable file
+            problems.append(f'{path}: {str(err).splitlines()[0]}')
+            continue
+        if not (isinstance(checkpoint, dict) and 'state_dict' in checkpoint
+                and 'meta' in checkpoint):
+            problems.append(f'{path}: not a training checkpoint (no '
+                            'state_dict/meta)')
+            continue
+        if problems or path != pointed:
+            reasons = ([] if pointed else
+                       ['last_checkpoint is missing or empty']) + problems
+            reason = '; '.join(reasons)
+            message = (f'resuming from {path}, the newest checkpoint in '
+                       f'{work_dir} that loads ({reason})')
+            if logger is not None:
+                logger.warning(message)
+            else:
+                warnings.warn(message)
+        return path
+    return None
+
+
+class CheckpointMismatchError(RuntimeError):
+    """A checkpoint's weights do not fit the model they are loaded into."""
+
+
+def _checkpoint_origin(checkpoint: dict) -> str:
+    """A sentence on where a checkpoint comes from, for error messages."""
+    meta = checkpoint.get('meta') if isinstance(checkpoint, dict) else None
+    if not isinstance(meta, dict):
+        return ('It has no dunseg/MMEngine meta data: if it is an official '
+                'release, convert it first (tools/model_converters/'
+                'rpcanet2dunseg.py for RPCANet/RPCANet+, vlunet2dunseg.py '
+                'and vlunet_clip2dunseg.py for VLU-Net).')
+    if 'converted_from' in meta:
+        return (f'It was converted from {meta["converted_from"]}: use the '
+                'config the converter names for that file.')
+    parts = []
+    if meta.get('experiment_name'):
+        parts.append(f'experiment {meta["experiment_name"]}')
+    text = meta.get('cfg')
+    if isinstance(text, str):
+        model_type = re.search(r"type\s*=\s*'([^']+)'", text)
+        if model_type:
+            parts.append(f"model type '{model_type.group(1)}'")
+    if parts:
+        return (f'It was trained as {", ".join(parts)}: test it with the '
+                'config of that run (saved beside it in the work dir).')
+    return 'Test it with the config it was trained with.'
+
+
+def check_state_dict_matches(model: torch.nn.Module, state_dict: dict,
+                             source: str, checkpoint: Optional[dict] = None,
+                             max_listed: int = 5) -> None:
+    """Raise unless ``state_dict`` has exactly the model's keys and shapes.
+
+    Raises:
+        CheckpointMismatchError: listing up to ``max_listed`` missing,
+            unexpected and mis-shaped keys with their counts, where the
+            checkpoint comes from and how to load it anyway.
+    """
+    expected = model.state_dict()
+    missing = [k for k in expected if k not in state_dict]
+    unexpected = [k for k in state_dict if k not in expected]
+    mis_shaped = [
+        f'{k}: checkpoint {tuple(state_dict[k].shape)} vs model '
+        f'{tuple(expected[k].shape)}' for k in expected
+        if k in state_dict and hasattr(state_dict[k], 'shape')
+        and tuple(state_dict[k].shape) != tuple(expected[k].shape)
+    ]
+    if not (missing or unexpected or mis_shaped):
+        return
+
+    def listing(title, keys):
+        if not keys:
+            return ''
+        shown = ', '.join(keys[:max_listed])
+        more = f', ... ({len(keys) - max_listed} more)' if len(
+            keys) > max_listed else ''
+        return f'\n  {len(keys)} {title}: {shown}{more}'
+
+    raise CheckpointMismatchError(
+        f'checkpoint {source} does not fit the model '
+        f'{type(model).__name__} ({len(expected)} tensors; the checkpoint '
+        f'has {len(state_dict)}):' + listing('missing in the checkpoint',
+                                            missing) +
+        listing('unexpected', unexpected) +
+        listing('with another shape', mis_shaped) + '\n' +
+        _checkpoint_origin(checkpoint or {}) +
+        '\nTo load the matching part on purpose (e.g. fine-tuning from '
+        'another model), set load_strict=False in the config (tools: '
+        '--cfg-options load_strict=False; API: init_model(..., '
+        'strict=False)).')
+
+
+def load_model_weights(model: torch.nn.Module,
+                       checkpoint: dict,
+                       source: str,
+                       strict: bool = True,
+                       revise_keys: Sequence[Tuple[str, str]] = (
+                           (r'^module\.', ''), ),
+                       logger=None) -> dict:
+    """Load a checkpoint dict's weights into ``model``.
+
+    With ``strict`` (the default everywhere dunseg loads a whole model:
+    ``load_from``, ``--resume``, ``tools/test.py``, the demo), any missing,
+    unexpected or mis-shaped key is a :class:`CheckpointMismatchError`
+    before a single weight is copied. ``strict=False`` loads what matches
+    and logs the rest (MMEngine's behaviour), for deliberate partial loads.
+    """
+    from mmengine.runner.checkpoint import _load_checkpoint_to_model
+    if not isinstance(checkpoint, dict):
+        raise TypeError(f'checkpoint {source} holds a '
+                        f'{type(checkpoint).__name__}, not a state dict')
+    state_dict = checkpoint.get('state_dict', checkpoint)
+    revised = dict(state_dict)
+    for pattern, replacement in revise_keys:
+        revised = {re.sub(pattern, replacement, k): v
+                   for k, v in revised.items()}
+    if strict:
+        check_state_dict_matches(model, revised, source, checkpoint)
+    return _load_checkpoint_to_model(
+        model, checkpoint, strict=False, logger=logger,
+        revise_keys=list(revise_keys))

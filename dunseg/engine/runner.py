@@ -1,15 +1,21 @@
 import os
 import os.path as osp
-from typing import Optional
+from typing import Optional, Sequence
 
 import torch
 import torch.distributed as torch_dist
-from mmengine.dist import is_distributed, master_only
-from mmengine.hooks import Hook
+from mmengine.dist import is_distributed, is_main_process, master_only
+from mmengine.hooks import CheckpointHook, Hook
+from mmengine.model import is_model_wrapper
 from mmengine.runner import Runner
+from mmengine.runner.checkpoint import _load_checkpoint
 
 from dunseg.registry import RUNNERS
-from .checkpoint import ENCODED_KEYS, decode_checkpoint, encode_checkpoint
+from dunseg.utils.finite import non_finite_predictions
+from .checkpoint import (ENCODED_KEYS, decode_checkpoint, encode_checkpoint,
+                         find_resumable_checkpoint, load_model_weights,
+                         remove_stale_temp_files)
+from .schedule import check_schedule_matches_loop
 
 
 class _EncodeCheckpointHook(Hook):
@@ -23,6 +29,36 @@ class _EncodeCheckpointHook(Hook):
         for key in ENCODED_KEYS:
             if key in checkpoint:
                 checkpoint[key] = encode_checkpoint(checkpoint[key])
+
+
+class _FinitePredictionsHook(Hook):
+    """Stop validation / testing at the first non-finite prediction.
+
+    The loaders reject non-finite pixels, so NaN or infinite predictions
+    come from the model itself (diverged or damaged weights); metrics
+    computed from them would look like results (NaN scores, "0 targets").
+    """
+
+    def _check(self, outputs) -> None:
+        for sample in outputs or []:
+            if not hasattr(sample, 'keys'):
+                continue
+            bad = non_finite_predictions(sample)
+            if bad:
+                raise FloatingPointError(
+                    f'the model produced NaN or infinite values in '
+                    f'{", ".join(bad)} for {sample.get("img_path")!r}, whose '
+                    'input is finite: its weights are broken (a diverged run '
+                    'or a damaged checkpoint); no metric is computed from '
+                    'them')
+
+    def after_val_iter(self, runner, batch_idx, data_batch=None,
+                       outputs=None) -> None:
+        self._check(outputs)
+
+    def after_test_iter(self, runner, batch_idx, data_batch=None,
+                        outputs=None) -> None:
+        self._check(outputs)
 
 
 @RUNNERS.register_module()
@@ -41,6 +77,20 @@ class DunSegRunner(Runner):
     - Distributed runs without CUDA use the gloo backend and a CPU
       ``MMDistributedDataParallel`` (``device_ids=None``), which plain
       MMEngine cannot set up (it calls ``torch.cuda.set_device``).
+    - Whole-model loads (``load_from``, resume) are strict: a checkpoint
+      whose keys or shapes differ from the model is an error naming a few
+      of them (``load_strict=False`` in the config allows a deliberate
+      partial load).
+    - Nothing is lost by a kill: ``CheckpointHook`` becomes
+      :class:`~dunseg.engine.hooks.DunSegCheckpointHook` (rotation deletes
+      only after the new checkpoint is complete, ``last_checkpoint`` is
+      replaced atomically); temporary files of killed saves are removed
+      when the next run starts; ``resume`` falls back to the newest
+      checkpoint that loads when ``last_checkpoint`` is broken, and is an
+      error when there is nothing to resume (``resume_if_possible=True``
+      starts from scratch instead).
+    - A decaying learning-rate schedule must end with the training loop
+      (:func:`~dunseg.engine.schedule.check_schedule_matches_loop`).
 
     Select it with ``runner_type = 'DunSegRunner'`` (the dunseg default
     runtime config does).
@@ -49,6 +99,60 @@ class DunSegRunner(Runner):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.register_hook(_EncodeCheckpointHook(), priority='LOWEST')
+        # before the visualization and metric hooks see the outputs
+        self.register_hook(_FinitePredictionsHook(), priority='HIGHEST')
+
+    def register_default_hooks(self, hooks: Optional[dict] = None) -> None:
+        hooks = dict(hooks or {})
+        checkpoint = hooks.get('checkpoint', dict(type='CheckpointHook',
+                                                  interval=1))
+        if isinstance(checkpoint, dict) and checkpoint.get('type') in (
+                'CheckpointHook', CheckpointHook):
+            checkpoint = dict(checkpoint, type='DunSegCheckpointHook')
+        hooks['checkpoint'] = checkpoint
+        super().register_default_hooks(hooks)
+
+    def build_param_scheduler(self, scheduler):
+        if isinstance(self._train_loop, dict) or self._train_loop is None:
+            return super().build_param_scheduler(scheduler)
+        if isinstance(scheduler, dict) and 'type' not in scheduler:
+            configs = list(scheduler.values())  # one list per optimizer
+        else:
+            configs = [scheduler]
+        for config in configs:
+            check_schedule_matches_loop(
+                config if isinstance(config, Sequence) else [config],
+                max_iters=self.max_iters, max_epochs=self.max_epochs,
+                by_epoch_loop=hasattr(self.train_loop, 'max_epochs'))
+        return super().build_param_scheduler(scheduler)
+
+    def train(self) -> torch.nn.Module:
+        if is_main_process():
+            for path in remove_stale_temp_files(self.work_dir):
+                self.logger.info(
+                    f'removed {path}, left behind by a killed save')
+        return super().train()
+
+    def load_or_resume(self) -> None:
+        if self._has_loaded or not (self._resume and self._load_from is None):
+            return super().load_or_resume()
+        resume_from = find_resumable_checkpoint(self.work_dir, self.logger)
+        if resume_from is None:
+            message = (
+                f'resume: nothing to resume in the work dir {self.work_dir} '
+                '(no last_checkpoint and no iter_*.pth / epoch_*.pth that '
+                'loads).')
+            if not self.cfg.get('resume_if_possible', False):
+                raise FileNotFoundError(
+                    message + ' Check --work-dir (or work_dir in the '
+                    'config); to start from scratch when there is nothing '
+                    'to resume, use --resume-if-possible '
+                    '(resume_if_possible=True).')
+            self.logger.warning(message + ' Starting from scratch '
+                                '(resume_if_possible=True).')
+            return
+        self.resume(resume_from)
+        self._has_loaded = True
 
     def build_log_processor(self, log_processor):
         # integer metrics stay integers in the JSON results
@@ -92,11 +196,30 @@ class DunSegRunner(Runner):
                 self.cfg.get('find_unused_parameters', False))
         return super().wrap_model(model_wrapper_cfg, model)
 
-    def load_checkpoint(self, filename: str, *args, **kwargs) -> dict:
-        checkpoint = super().load_checkpoint(filename, *args, **kwargs)
+    def load_checkpoint(self,
+                        filename: str,
+                        map_location='cpu',
+                        strict: Optional[bool] = None,
+                        revise_keys=((r'^module\.', ''), )) -> dict:
+        """Load ``filename`` into the model; strict unless told otherwise.
+
+        ``strict=None`` (what MMEngine's ``load_or_resume`` and ``resume``
+        pass) means the config's ``load_strict`` (default True).
+        """
+        if strict is None:
+            strict = bool(self.cfg.get('load_strict', True))
+        # local files go through load_weights_only (registered scheme)
+        checkpoint = _load_checkpoint(filename, map_location=map_location)
         for key in ENCODED_KEYS:
             if key in checkpoint:
                 checkpoint[key] = decode_checkpoint(checkpoint[key])
+        self.call_hook('after_load_checkpoint', checkpoint=checkpoint)
+        model = self.model.module if is_model_wrapper(
+            self.model) else self.model
+        load_model_weights(model, checkpoint, filename, strict=strict,
+                           revise_keys=revise_keys, logger=self.logger)
+        self._has_loaded = True
+        self.logger.info(f'Load checkpoint from {filename}')
         return checkpoint
 
     @master_only

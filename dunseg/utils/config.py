@@ -12,7 +12,9 @@ RUNNER_KEYS = (
     'visualizer', 'default_scope', 'randomness', 'experiment_name', 'cfg',
     'runner_type', 'model_wrapper_cfg', 'custom_imports', 'vis_backends',
     'tta_model', 'tta_pipeline', 'train_pipeline', 'test_pipeline',
-    'val_pipeline', 'dataset_type', 'data_root', 'compile', 'strategy')
+    'val_pipeline', 'dataset_type', 'data_root', 'compile', 'strategy',
+    # read by DunSegRunner
+    'load_strict', 'resume_if_possible', 'find_unused_parameters')
 
 
 def check_config(cfg: Config, path: str = '<config>') -> None:

@@ -43,8 +43,12 @@ class CountItersHook(Hook):
         CountItersHook.trained.append(runner.iter + 1)
 
 
-def _run(config_path, work_dir, resume=False, custom_hooks=None):
+def _run(config_path, work_dir, resume=False, custom_hooks=None,
+         checkpoint_hook=None, **overrides):
     cfg = Config.fromfile(config_path)
+    cfg.merge_from_dict(overrides)
+    if checkpoint_hook:
+        cfg.default_hooks.checkpoint.update(checkpoint_hook)
     cfg.work_dir = str(work_dir)
     cfg.resume = resume
     cfg.experiment_name = f'{osp.basename(str(work_dir))}-{resume}'
@@ -108,3 +112,138 @@ def test_integer_metrics_reach_the_json_results_as_integers(tmp_path):
     assert isinstance(results['num_images'], int) and \
         results['num_images'] > 0
     assert results['score'] == 0.5
+
+
+# ----------------------------------------- nothing lost, nothing silent
+class SimulatedKill(RuntimeError):
+    pass
+
+
+def _fail_on_put(monkeypatch, prefix, nth):
+    """Make the ``nth`` write of a temporary file '.<prefix>...' fail."""
+    from mmengine.fileio.backends import LocalBackend
+    original = LocalBackend.put
+    seen = []
+
+    def put(self, obj, filepath):
+        if osp.basename(str(filepath)).startswith('.' + prefix):
+            seen.append(filepath)
+            if len(seen) == nth:
+                raise SimulatedKill(f'killed while writing {filepath}')
+        return original(self, obj, filepath)
+
+    monkeypatch.setattr(LocalBackend, 'put', put)
+
+
+def test_rotation_deletes_only_after_the_new_checkpoint_is_saved(
+        tmp_path, monkeypatch):
+    config = write_tiny_config(
+        tmp_path, max_iters=4, val_interval=100, ckpt_interval=1)
+    _fail_on_put(monkeypatch, 'iter_', nth=3)
+    with pytest.raises(SimulatedKill):
+        _run(config, tmp_path / 'run',
+             checkpoint_hook=dict(max_keep_ckpts=1))
+    work = tmp_path / 'run'
+    # MMEngine deleted iter_2 before writing iter_3: nothing was left
+    assert sorted(p.name for p in work.glob('*.pth')) == ['iter_2.pth']
+    assert (work / 'last_checkpoint').read_text().endswith('iter_2.pth')
+    torch.load(work / 'iter_2.pth', weights_only=True)
+    assert not list(work.glob('.*tmp*'))
+
+
+def test_previous_best_survives_a_failed_best_save(tmp_path, monkeypatch):
+    config = write_tiny_config(
+        tmp_path, max_iters=6, val_interval=1, ckpt_interval=1)
+    _fail_on_put(monkeypatch, 'best_', nth=2)
+    with pytest.raises(SimulatedKill):
+        _run(config, tmp_path / 'run',
+             val_evaluator=dict(type='IncreasingScoreMetric'),
+             checkpoint_hook=dict(max_keep_ckpts=1, save_best='loss_proxy',
+                                  rule='greater'))
+    best = list((tmp_path / 'run').glob('best_*.pth'))
+    assert [p.name for p in best] == ['best_loss_proxy_iter_1.pth']
+    torch.load(best[0], weights_only=True)
+
+
+@METRICS.register_module(force=True)
+class IncreasingScoreMetric(BaseMetric):
+    """A score that improves at every validation, so every one is best."""
+    calls = 0
+
+    def process(self, data_batch, data_samples) -> None:
+        self.results.append(1)
+
+    def compute_metrics(self, results) -> dict:
+        IncreasingScoreMetric.calls += 1
+        return dict(loss_proxy=float(IncreasingScoreMetric.calls))
+
+
+def test_resume_with_nothing_to_resume_is_an_error(tmp_path):
+    config = write_tiny_config(tmp_path, max_iters=2, val_interval=100)
+    with pytest.raises(FileNotFoundError, match='nothing to resume'):
+        _run(config, tmp_path / 'typo', resume=True)
+    cfg = Config.fromfile(config)
+    cfg.work_dir = str(tmp_path / 'fresh')
+    cfg.resume, cfg.resume_if_possible = True, True
+    runner = RUNNERS.build(cfg)
+    runner.train()  # nothing to resume: starts from scratch, as asked
+    assert runner.iter == 2
+
+
+def test_resume_after_a_broken_last_checkpoint_pointer(tmp_path):
+    config = write_tiny_config(tmp_path, max_iters=4, val_interval=100,
+                               ckpt_interval=2)
+    _run(config, tmp_path / 'run')
+    (tmp_path / 'run' / 'last_checkpoint').write_text('')
+    CountItersHook.trained = []
+    cfg = Config.fromfile(config)
+    cfg.train_cfg.max_iters = 6
+    cfg.work_dir, cfg.resume = str(tmp_path / 'run'), True
+    cfg.custom_hooks = [dict(type='CountItersHook')]
+    RUNNERS.build(cfg).train()
+    assert CountItersHook.trained == [5, 6]
+
+
+def test_schedule_follows_an_overridden_loop_length(tmp_path):
+    config = write_tiny_config(tmp_path, max_iters=4, val_interval=100,
+                               ckpt_interval=100)
+    cfg = Config.fromfile(config)
+    cfg.train_cfg.max_iters = 6  # as --cfg-options would
+    cfg.work_dir = str(tmp_path / 'long')
+    runner = RUNNERS.build(cfg)
+    runner.train()
+    scheduler, = runner.param_schedulers
+    assert scheduler.end == 6
+    # an explicit end that no longer matches the loop is refused
+    cfg = Config.fromfile(config)
+    cfg.param_scheduler[0]['end'] = 4
+    cfg.train_cfg.max_iters = 6
+    cfg.work_dir = str(tmp_path / 'mismatch')
+    with pytest.raises(ValueError, match='PolyLR ends at 4 iterations'):
+        RUNNERS.build(cfg).train()
+
+
+def test_strict_load_from_and_explicit_partial_load(tmp_path):
+    from dunseg.engine import CheckpointMismatchError
+    config = write_tiny_config(tmp_path, max_iters=2, val_interval=100,
+                               ckpt_interval=2)
+    _run(config, tmp_path / 'two_stages')
+    ckpt = str(tmp_path / 'two_stages' / 'iter_2.pth')
+    cfg = Config.fromfile(config)
+    cfg.model.backbone.num_stages = 3
+    cfg.work_dir, cfg.load_from = str(tmp_path / 'three'), ckpt
+    with pytest.raises(CheckpointMismatchError, match='missing in the check'):
+        RUNNERS.build(cfg).test()
+    cfg.load_strict = False
+    cfg.work_dir = str(tmp_path / 'three_partial')
+    RUNNERS.build(cfg).test()
+
+
+def test_non_finite_predictions_stop_the_test(tmp_path):
+    config = write_tiny_config(tmp_path, max_iters=1, val_interval=100,
+                               ckpt_interval=100)
+    runner = _run(config, tmp_path / 'run')
+    with torch.no_grad():
+        next(runner.model.parameters()).fill_(float('nan'))
+    with pytest.raises(FloatingPointError, match='pred_score'):
+        runner.test()

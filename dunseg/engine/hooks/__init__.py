@@ -1,3 +1,4 @@
+from .checkpoint_hook import DunSegCheckpointHook
 from .visualization_hook import DunSegVisualizationHook
 
-__all__ = ['DunSegVisualizationHook']
+__all__ = ['DunSegCheckpointHook', 'DunSegVisualizationHook']
