@@ -20,6 +20,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 import cv2  # noqa: E402
 
 from dunseg.apis import inference_model, init_model  # noqa: E402
+from dunseg.engine import CheckpointMismatchError  # noqa: E402
 from dunseg.utils import register_all_modules  # noqa: E402
 from dunseg.visualization import DunSegVisualizer  # noqa: E402
 
@@ -40,6 +41,15 @@ def parse_args():
 
 def main():
     args = parse_args()
+    try:
+        run_demo(args)
+    except (FileNotFoundError, ValueError, FloatingPointError,
+            CheckpointMismatchError) as err:
+        # the message names the file and the fix; a traceback adds nothing
+        sys.exit(f'demo/image_demo.py: {err}')
+
+
+def run_demo(args):
     register_all_modules()
     model = init_model(args.config, args.checkpoint, device=args.device)
     result = inference_model(

@@ -7,11 +7,12 @@ import torch
 from mmengine.config import Config
 from mmengine.dataset import Compose, pseudo_collate
 from mmengine.registry import init_default_scope
-from mmengine.runner import load_checkpoint
 from mmengine.structures import PixelData
 
+from dunseg.engine.checkpoint import load_model_weights, load_weights_only
 from dunseg.registry import MODELS
 from dunseg.structures import DunSegDataSample
+from dunseg.utils.finite import check_finite_image, non_finite_predictions
 
 ImageType = Union[str, np.ndarray]
 
@@ -22,16 +23,22 @@ _NEEDS_GROUND_TRUTH = ('Annotation', 'Paired', 'Degrade')
 def init_model(config: Union[str, Path, Config],
                checkpoint: Optional[str] = None,
                device: str = 'cpu',
-               cfg_options: Optional[dict] = None) -> torch.nn.Module:
+               cfg_options: Optional[dict] = None,
+               strict: bool = True) -> torch.nn.Module:
     """Build a model from a config file and load a checkpoint.
 
-    Checkpoints are loaded with ``weights_only=True``.
+    Checkpoints are loaded with ``weights_only=True`` and, by default,
+    strictly: a checkpoint of another model (missing, unexpected or
+    mis-shaped keys) is a
+    :class:`~dunseg.engine.checkpoint.CheckpointMismatchError`.
 
     Args:
         config: Config file path or object.
         checkpoint (str, optional): Checkpoint path; None = random init.
         device (str): 'cpu', 'cuda', 'cuda:1' ...
         cfg_options (dict, optional): Overrides merged into the config.
+        strict (bool): False loads the keys that match and ignores the
+            rest (a deliberate partial load).
     """
     if isinstance(config, (str, Path)):
         config = Config.fromfile(str(config))
@@ -45,7 +52,8 @@ def init_model(config: Union[str, Path, Config],
     if checkpoint is None:
         model.init_weights()
     else:
-        ckpt = load_checkpoint(model, checkpoint, map_location='cpu')
+        ckpt = load_weights_only(checkpoint, map_location='cpu')
+        load_model_weights(model, ckpt, checkpoint, strict=strict)
         meta = ckpt.get('meta', {}) if isinstance(ckpt, dict) else {}
         if 'dataset_meta' in meta:
             model.dataset_meta = meta['dataset_meta']
@@ -83,6 +91,7 @@ def _array_to_unit_range(image: np.ndarray) -> np.ndarray:
         image = image.astype(np.float32) / np.iinfo(image.dtype).max
     else:
         image = image.astype(np.float32)
+        check_finite_image(image, 'the input array')
         if image.size and (image.min() < 0 or image.max() > 1):
             raise ValueError(
                 'float images must lie in [0, 1], got range '
@@ -131,8 +140,23 @@ def inference_model(model: torch.nn.Module,
                 for transform in pipeline.transforms[1:]:
                     data = transform(data)
             else:
+                if not Path(image).is_file():
+                    raise FileNotFoundError(
+                        f'image file not found: {str(image)!r}; check the '
+                        'path (relative paths start from the current '
+                        f'directory, {Path.cwd()})')
                 data = pipeline(dict(img_path=str(image)))
             sample = model.test_step(pseudo_collate([data]))[0]
+            bad = non_finite_predictions(sample)
+            if bad:
+                source = image if isinstance(image, (str, Path)) else \
+                    'the input array'
+                raise FloatingPointError(
+                    f'{type(model).__name__} produced NaN or infinite '
+                    f'values in {", ".join(bad)} for {str(source)!r}, whose '
+                    'pixels are finite: the weights are broken (a diverged '
+                    'training run or a damaged checkpoint), so nothing is '
+                    'drawn or reported from them')
             sample.input_image = PixelData(data=data['inputs'])
             results.append(sample)
     finally:

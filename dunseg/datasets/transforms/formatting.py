@@ -8,6 +8,7 @@ from mmengine.structures import PixelData
 
 from dunseg.registry import TRANSFORMS
 from dunseg.structures import DunSegDataSample
+from dunseg.utils.finite import check_finite_image
 
 DEFAULT_META_KEYS = ('img_path', 'seg_map_path', 'ori_shape', 'img_shape',
                      'scale_factor', 'flip', 'flip_direction', 'transposed',
@@ -58,6 +59,7 @@ class PackISTDInputs(BaseTransform):
             raise ValueError(
                 f'PackISTDInputs expects an (H, W, C) image, got shape '
                 f'{img.shape} for {img_path!r}')
+        check_finite_image(img, img_path, 'PackISTDInputs: image')
         # Flips return negative-stride views that torch cannot wrap.
         img = np.ascontiguousarray(img.transpose(2, 0, 1), dtype=np.float32)
         return torch.from_numpy(img)

@@ -19,6 +19,7 @@ from mmcv.transforms import BaseTransform
 from mmengine import fileio
 
 from dunseg.registry import TRANSFORMS
+from dunseg.utils.finite import check_finite_image
 
 COLOR_TYPES = ('grayscale', 'color', 'unchanged')
 
@@ -135,6 +136,7 @@ class LoadISTDImageFromFile(BaseTransform):
                 np.clip(out, 0.0, 1.0, out=out)
             return out
         out = img.astype(np.float32)
+        check_finite_image(out, path)
         if self.scale != 'dtype_max':
             return np.clip(out / np.float32(self.scale), 0.0, 1.0)
         lo, hi = float(out.min()), float(out.max())

@@ -22,6 +22,7 @@ from mmengine.structures import PixelData
 from dunseg.physics.synthesizers import SYNTHESIZABLE, synthesize
 from dunseg.registry import TRANSFORMS
 from dunseg.structures import DunSegDataSample
+from dunseg.utils.finite import check_finite_image
 from ..degradation_types import DEGRADATIONS_5TASK, degradation_label
 from .loading import decode_image_unchanged
 
@@ -63,6 +64,13 @@ def to_rgb_float(img: np.ndarray, path: str) -> np.ndarray:
         scale = 65535.0
     elif np.issubdtype(img.dtype, np.floating):
         scale = 1.0
+        check_finite_image(img, path)
+        lo, hi = float(img.min()), float(img.max())
+        if lo < 0.0 or hi > 1.0:
+            raise ValueError(
+                f'floating-point image {path!r} has values in [{lo:g}, '
+                f'{hi:g}], outside [0, 1]; rescale it to [0, 1] or save it '
+                'as an 8/16-bit PNG')
     else:
         raise TypeError(f'unsupported image dtype {img.dtype} in {path!r}; '
                         'expected 8/16-bit integer or float images')
@@ -407,6 +415,7 @@ class PackRestorationInputs(BaseTransform):
                 f'PackRestorationInputs: results[{key!r}] of {path!r} is '
                 f'{img.dtype}; expected float32 in [0, 1] (load with '
                 'LoadPairedImageFromFile)')
+        check_finite_image(img, path, f'PackRestorationInputs: {key} of')
         return torch.from_numpy(
             np.ascontiguousarray(img.transpose(2, 0, 1), dtype=np.float32))
 
