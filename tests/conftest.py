@@ -22,7 +22,7 @@ val_dataloader = dict(
 test_dataloader = val_dataloader
 max_iters = {max_iters}
 param_scheduler = [dict(type='PolyLR', eta_min=0, power=0.9, begin=0,
-                        end=max_iters, by_epoch=False)]
+                        by_epoch=False)]
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters,
                  val_interval={val_interval})
 default_hooks = dict(

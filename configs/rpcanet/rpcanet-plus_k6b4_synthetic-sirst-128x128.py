@@ -20,8 +20,8 @@ test_dataloader = val_dataloader
 optim_wrapper = dict(
     type='OptimWrapper', optimizer=dict(type='Adam', lr=1e-4, betas=(0.9, 0.999)))
 param_scheduler = [
-    dict(type='PolyLR', eta_min=0, power=0.9, begin=0, end=max_iters,
-         by_epoch=False)
+    # ends with the loop (no `end`), whatever max_iters is
+    dict(type='PolyLR', eta_min=0, power=0.9, begin=0, by_epoch=False)
 ]
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters,
                  val_interval=250)

@@ -59,8 +59,9 @@ optim_wrapper = dict(
     type='OptimWrapper',
     optimizer=dict(type='Adam', lr=3e-4, betas=(0.9, 0.999)))
 param_scheduler = [
-    dict(type='CosineAnnealingLR', T_max=max_epochs, eta_min=1e-6, begin=0,
-         end=max_epochs, by_epoch=True, convert_to_iter_based=True)
+    # ends with the loop (no `end` / `T_max`), whatever max_epochs is
+    dict(type='CosineAnnealingLR', eta_min=1e-6, begin=0, by_epoch=True,
+         convert_to_iter_based=True)
 ]
 train_cfg = dict(
     type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=4)

@@ -66,8 +66,8 @@ optim_wrapper = dict(
 param_scheduler = [
     dict(type='LinearLR', start_factor=1e-2, begin=0, end=50,
          by_epoch=False),
-    dict(type='CosineAnnealingLR', T_max=max_iters - 50, eta_min=1e-6,
-         begin=50, end=max_iters, by_epoch=False),
+    # ends with the loop (no `end` / `T_max`), whatever max_iters is
+    dict(type='CosineAnnealingLR', eta_min=1e-6, begin=50, by_epoch=False),
 ]
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters,
                  val_interval=2500)

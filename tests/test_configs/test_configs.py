@@ -34,3 +34,24 @@ def test_config_parses_and_builds(config):
     if cfg.get('train_cfg') and cfg.train_cfg.get('type'):
         by_epoch = cfg.train_cfg.type == 'EpochBasedTrainLoop'
         assert cfg.get('log_processor', {}).get('by_epoch', True) == by_epoch
+
+
+@pytest.mark.parametrize('config', CONFIGS)
+def test_schedule_follows_the_loop_when_its_length_is_overridden(config):
+    """``--cfg-options train_cfg.max_iters=N`` must not leave the schedule
+    at the config's length (lr 0 at the end, or no decay)."""
+    from dunseg.engine.schedule import check_schedule_matches_loop
+    cfg = Config.fromfile(osp.join(REPO_ROOT, config))
+    schedulers = cfg.get('param_scheduler')
+    train_cfg = cfg.get('train_cfg') or {}
+    if not schedulers or 'type' not in train_cfg:
+        pytest.skip('no training schedule')
+    schedulers = schedulers if isinstance(schedulers, list) else [schedulers]
+    by_epoch_loop = train_cfg['type'] == 'EpochBasedTrainLoop'
+    length = train_cfg['max_epochs' if by_epoch_loop else 'max_iters']
+    for scale in (1, 0.5, 2):
+        new_length = int(length * scale)
+        check_schedule_matches_loop(
+            schedulers, max_iters=new_length * (1 if not by_epoch_loop else
+                                                1000),
+            max_epochs=new_length, by_epoch_loop=by_epoch_loop)

@@ -12,8 +12,9 @@ param_scheduler = [
     # The official warm-up starts from lr 0 (pl_bolts warmup_start_lr=0);
     # MMEngine's LinearLR needs a positive start factor.
     dict(type='LinearLR', start_factor=1e-3, begin=0, end=15, by_epoch=True),
-    dict(type='CosineAnnealingLR', T_max=185, eta_min=0, begin=15, end=200,
-         by_epoch=True),
+    # no `end` / `T_max`: the cosine ends with train_cfg.max_epochs (200),
+    # also when it is overridden
+    dict(type='CosineAnnealingLR', eta_min=0, begin=15, by_epoch=True),
 ]
 auto_scale_lr = dict(enable=False, base_batch_size=32)
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=200, val_interval=5)

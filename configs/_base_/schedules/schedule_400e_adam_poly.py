@@ -4,7 +4,9 @@
 optim_wrapper = dict(
     type='OptimWrapper', optimizer=dict(type='Adam', lr=1e-4, betas=(0.9, 0.999)))
 param_scheduler = [
-    dict(type='PolyLR', eta_min=0, power=0.9, begin=0, end=400, by_epoch=True,
+    # no `end`: the decay follows train_cfg.max_epochs, also when it is
+    # overridden (e.g. --cfg-options train_cfg.max_epochs=100)
+    dict(type='PolyLR', eta_min=0, power=0.9, begin=0, by_epoch=True,
          convert_to_iter_based=True)
 ]
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=400, val_interval=10)
