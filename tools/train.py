@@ -22,7 +22,11 @@ def parse_args():
     parser.add_argument(
         '--resume', nargs='?', type=str, const='auto',
         help='resume from the given checkpoint, or without a value from the '
-        'latest checkpoint in the work dir')
+        'latest checkpoint in the work dir (an error if there is none)')
+    parser.add_argument(
+        '--resume-if-possible', action='store_true',
+        help='resume from the latest checkpoint in the work dir if there is '
+        'one, else start from scratch')
     parser.add_argument(
         '--amp', action='store_true', help='enable automatic mixed precision')
     parser.add_argument(
@@ -53,8 +57,12 @@ def main():
     if args.amp:
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
-    if args.resume == 'auto':
+    if args.resume_if_possible and args.resume not in (None, 'auto'):
+        raise SystemExit('--resume-if-possible resumes from the work dir; '
+                         'drop it when --resume names a checkpoint')
+    if args.resume == 'auto' or args.resume_if_possible:
         cfg.resume = True
+        cfg.resume_if_possible = args.resume_if_possible
         cfg.load_from = None
     elif args.resume is not None:
         cfg.resume = True
@@ -63,7 +71,16 @@ def main():
 
     runner = (Runner.from_cfg(cfg) if 'runner_type' not in cfg else
               RUNNERS.build(cfg))
-    runner.train()
+    try:
+        runner.train()
+    except KeyboardInterrupt:
+        # Checkpoints are written atomically, so the work dir holds only
+        # complete ones: say where to pick up instead of a long traceback.
+        print(f'\ninterrupted at iteration {runner.iter}; nothing new was '
+              f'saved. Continue with:\n  python tools/train.py '
+              f'{args.config} --work-dir {cfg.work_dir} --resume',
+              file=sys.stderr)
+        sys.exit(130)
     finish_distributed_run()
 
 

@@ -117,3 +117,82 @@ def test_clear_errors(tmp_path):
                'train_dataloader.persistent_workers=False', check=False)
     assert proc.returncode != 0
     assert missing in proc.stderr
+
+
+def test_checkpoint_of_another_model_is_refused(trained, tmp_path):
+    config, _, checkpoint = trained  # a 2-stage RPCANet+
+    three_stages = write_tiny_config(
+        tmp_path, extra='\nmodel = dict(backbone=dict(num_stages=3))\n')
+    proc = run('tools/test.py', three_stages, checkpoint, '--work-dir',
+               str(tmp_path / 'w'), check=False)
+    assert proc.returncode != 0
+    assert 'does not fit the model' in proc.stderr
+    assert 'missing in the checkpoint' in proc.stderr
+
+    import torch
+    foreign = str(tmp_path / 'foreign.pth')
+    torch.save({'encoder.weight': torch.zeros(3)}, foreign)
+    proc = run('demo/image_demo.py', 'demo/demo_ir.png', config, foreign,
+               '--out-file', str(tmp_path / 'x.png'), check=False)
+    assert proc.returncode != 0
+    assert 'unexpected: encoder.weight' in proc.stderr
+    assert 'Traceback' not in proc.stderr
+    assert not osp.exists(tmp_path / 'x.png')
+
+
+def test_demo_rejects_non_finite_and_missing_images(trained, tmp_path):
+    import numpy as np
+    config, _, checkpoint = trained
+    image = np.full((32, 32), 0.5, np.float32)
+    image[3, 4] = np.nan
+    bad = str(tmp_path / 'nan_frame.tiff')
+    assert cv2.imwrite(bad, image)
+    proc = run('demo/image_demo.py', bad, config, checkpoint, '--out-file',
+               str(tmp_path / 'x.png'), check=False)
+    assert proc.returncode != 0
+    assert 'nan_frame.tiff' in proc.stderr and 'NaN' in proc.stderr
+    assert 'target region' not in proc.stdout
+
+    missing = str(tmp_path / 'no_such_frame.png')
+    proc = run('demo/image_demo.py', missing, config, checkpoint, check=False)
+    assert proc.returncode != 0
+    assert f'image file not found: {missing!r}' in proc.stderr
+    assert 'data_root' not in proc.stderr
+
+
+def test_resume_with_a_mistyped_work_dir_stops(tmp_path):
+    config = write_tiny_config(tmp_path, max_iters=1, val_interval=100)
+    typo = str(tmp_path / 'wrok')
+    proc = run('tools/train.py', config, '--work-dir', typo, '--resume',
+               check=False)
+    assert proc.returncode != 0
+    assert 'nothing to resume' in proc.stderr and typo in proc.stderr
+    assert not glob.glob(osp.join(typo, '*.pth'))
+    run('tools/train.py', config, '--work-dir', typo, '--resume-if-possible')
+    assert osp.isfile(osp.join(typo, 'iter_1.pth'))
+
+
+def test_ctrl_c_leaves_a_resumable_work_dir_without_traceback(tmp_path):
+    import signal
+    import time
+    config = write_tiny_config(tmp_path, max_iters=400, val_interval=1000,
+                               ckpt_interval=1)
+    work_dir = str(tmp_path / 'work')
+    proc = subprocess.Popen(
+        [sys.executable, 'tools/train.py', config, '--work-dir', work_dir],
+        cwd=REPO_ROOT, env=ENV, stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 300
+    while not glob.glob(osp.join(work_dir, 'iter_2.pth')):
+        assert proc.poll() is None and time.time() < deadline
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130
+    assert 'Traceback' not in stderr and '--resume' in stderr
+    assert not glob.glob(osp.join(work_dir, '.*tmp*'))
+    last = max(int(osp.basename(p)[5:-4])
+               for p in glob.glob(osp.join(work_dir, 'iter_*.pth')))
+    run('tools/train.py', config, '--work-dir', work_dir, '--resume',
+        '--cfg-options', f'train_cfg.max_iters={last + 1}')
+    assert osp.isfile(osp.join(work_dir, f'iter_{last + 1}.pth'))
