@@ -153,3 +153,40 @@ def test_missing_fields_are_clear_errors():
     with pytest.raises(ValueError, match='differ in size'):
         evaluate_cod_image(np.zeros((4, 4), np.uint8),
                            np.zeros((5, 4), np.uint8))
+
+
+def test_evaluator_over_concat_dataset_reports_each_set():
+    """Dataset -> default_collate -> Evaluator(CODMetric): one report per
+    dataset_name of a ConcatDataset, as the COD test configs use."""
+    from mmengine.dataset import ConcatDataset, default_collate
+    from mmengine.evaluator import Evaluator
+    from torch.utils.data import DataLoader
+
+    from dunseg.datasets import SyntheticCODDataset
+    sets = [
+        SyntheticCODDataset(num_samples=3, img_size=(32, 32), split='test',
+                            degradation=degradation,
+                            pipeline=[dict(type='PackCODInputs')])
+        for degradation in (None, dict(kind='haze', level='light'))
+    ]
+    loader = DataLoader(ConcatDataset(sets), batch_size=2,
+                        collate_fn=default_collate)
+    evaluator = Evaluator(METRICS.build(dict(type='CODMetric')))
+    for batch in loader:
+        outputs = []
+        for sample in batch['data_samples']:
+            out = sample.clone()
+            # The perfect prediction on the clean set, an empty one on haze.
+            score = sample.gt_mask.data.float()
+            if sample.dataset_name != 'SyntheticCOD':
+                score = torch.zeros_like(score)
+            out.pred_score = PixelData(data=score)
+            outputs.append(out)
+        evaluator.process(outputs, batch)
+    metrics = evaluator.evaluate(len(loader.dataset))
+    assert metrics['SyntheticCOD/Sm'] == pytest.approx(1.0)
+    assert metrics['SyntheticCOD/num_images'] == 3
+    assert metrics['SyntheticCOD-haze-light/num_images'] == 3
+    assert metrics['SyntheticCOD-haze-light/MAE'] > 0
+    assert metrics['MAE'] == pytest.approx(
+        metrics['SyntheticCOD-haze-light/MAE'] / 2)
