@@ -168,6 +168,10 @@ def test_pack_cod_inputs():
     bad = dict(results, gt_seg_map=results['gt_seg_map'] * 255)
     with pytest.raises(ValueError, match='binarises'):
         PackCODInputs()(bad)
+    nan_img = results['img'].copy()
+    nan_img[0, 0, 0] = np.nan
+    with pytest.raises(ValueError, match="x/a.jpg.*NaN"):
+        PackCODInputs()(dict(results, img=nan_img))
     bad = dict(results, img=(results['img'] * 255).astype(np.uint8))
     with pytest.raises(TypeError, match='float32'):
         PackCODInputs()(bad)

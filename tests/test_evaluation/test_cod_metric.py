@@ -150,6 +150,10 @@ def test_missing_fields_are_clear_errors():
     s.pred_score = PixelData(data=torch.zeros(1, 4, 4))
     with pytest.raises(KeyError, match='LoadCODAnnotations'):
         metric.process(None, [s])
+    s.gt_mask = PixelData(data=torch.zeros(1, 4, 4, dtype=torch.uint8))
+    s.pred_score = PixelData(data=torch.full((1, 4, 4), float('nan')))
+    with pytest.raises(ValueError, match="x.png.*NaN"):
+        metric.process(None, [s])
     with pytest.raises(ValueError, match='differ in size'):
         evaluate_cod_image(np.zeros((4, 4), np.uint8),
                            np.zeros((5, 4), np.uint8))

@@ -42,6 +42,7 @@ from dunseg.physics.synthesizers import (add_gaussian_noise, add_haze,
                                          random_blur_kernel, smooth_depth_map)
 from dunseg.registry import TRANSFORMS
 from dunseg.structures import DunSegDataSample
+from dunseg.utils.finite import check_finite_image
 from .loading import (LoadISTDAnnotations, LoadISTDImageFromFile,
                       decode_image_unchanged)
 
@@ -782,6 +783,8 @@ class PackCODInputs(BaseTransform):
                 f'PackCODInputs: results[{key!r}] of {_name(results)} is '
                 f'{img.dtype}; expected float32 in [0, 1] (load with '
                 "LoadCODImageFromFile, not mmcv's LoadImageFromFile)")
+        check_finite_image(img, results.get('img_path'),
+                           f'PackCODInputs: {key} of')
         return torch.from_numpy(
             np.ascontiguousarray(img.transpose(2, 0, 1), dtype=np.float32))
 

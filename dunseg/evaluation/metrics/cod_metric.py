@@ -356,6 +356,11 @@ class CODMetric(BaseMetric):
                     'needs LoadCODAnnotations before PackCODInputs')
             pred = pred['data'] if isinstance(pred, dict) else pred.data
             gt = gt['data'] if isinstance(gt, dict) else gt.data
+            if not torch.isfinite(torch.as_tensor(pred)).all():
+                # Min-max normalisation would turn NaN into a plausible map.
+                raise ValueError(
+                    f'CODMetric: pred_score of {name!r} has NaN or infinite '
+                    'values; the model diverged or its input was not finite')
             gt_u8 = gt_to_uint8(gt)
             pred_u8 = prediction_to_uint8(pred, gt_u8.shape, self.normalize)
             record = evaluate_cod_image(pred_u8, gt_u8)
