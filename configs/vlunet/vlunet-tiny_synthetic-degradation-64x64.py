@@ -31,7 +31,11 @@ model = dict(
         prompt_dim_base=2,
         # start from the identity (official: default init); a random output
         # residual costs the short schedule its first few hundred iterations
-        zero_init_output=True),
+        zero_init_output=True,
+        # departs from the official network (trained from scratch, so no
+        # official weights to match): the paper's separate y downsampler,
+        # which the README figures were measured with
+        separate_y_downsampler=True),
     prior=dict(
         # replaces the base's 'ViT-B-32'
         clip_model=dict(tiny_clip, _delete_=True),

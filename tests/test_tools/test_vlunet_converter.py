@@ -42,7 +42,7 @@ def test_manifest_layout_loads_strictly(de_dim):
     official = _random_state_dict(manifest)
     assert sum(v.numel() for v in official.values()) == manifest['num_params']
     converted = convert_vlunet_state_dict(official, prefix='')
-    model = VLUNet(de_dim=de_dim, official_y_downsampler=True)
+    model = VLUNet(de_dim=de_dim)
     model.load_state_dict(converted, strict=True)
     for key in ('latent.gradient_descent.prompt_param',
                 'refinement.denoiser.blocks.3.ffn.project_out.weight',

@@ -27,7 +27,7 @@ find_unused_parameters = True
 model = dict(
     backbone=dict(dim=8, num_blocks=(1, 1, 1, 1), num_refinement_blocks=1,
                   heads=(1, 1, 1, 1), prior_dim=16, key_spatial_base=16,
-                  official_y_downsampler=True),
+                  separate_y_downsampler=False),
     prior=dict(clip_model=tiny_clip, input_size=32))
 train_dataloader = dict(
     batch_size=2, num_workers=0, persistent_workers=False,

@@ -21,8 +21,10 @@ model = dict(
         num_blocks=(4, 6, 6, 8), num_refinement_blocks=4, heads=(1, 2, 4, 8),
         ffn_expansion_factor=2.66, bias=False, layer_norm_type='WithBias',
         prior_dim=512,
-        # official code: the y stream reuses x's level-1 downsampler
-        official_y_downsampler=False),
+        # False = the official network (the y stream reuses x's level-1
+        # downsampler, as the released weights were trained); True is the
+        # paper's separate y path, a departure for configs that say so
+        separate_y_downsampler=False),
     prior=dict(
         type='CLIPDegradationPrior', clip_model='ViT-B-32', pretrained=None,
         adapter_pretrained=None,

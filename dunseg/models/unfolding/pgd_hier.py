@@ -38,12 +38,13 @@ products excluded; the official thop figure is 42.0 G).
 
 Where the official code differs from the paper:
 
-- ``official_y_downsampler`` (default False): the official encoder resamples
-  the y stream from level 1 to 2 with x's ``down1_2`` and leaves its own
-  ``down1_2_i`` unused. False uses ``down1_2_i`` (the paper's separate y
-  path, like every other y resampler); True reproduces the official
-  behaviour (needed to run the released checkpoints as trained). The module
-  exists either way, so parameter counts and state dicts are identical.
+- ``separate_y_downsampler`` (default False, the official network): the
+  official encoder resamples the y stream from level 1 to 2 with x's
+  ``down1_2`` and leaves its own ``down1_2_i`` unused, which is what the
+  released weights were trained with. True is a deliberate departure, the
+  paper's separate y path (``down1_2_i``, like every other y resampler);
+  only configs that say so turn it on. The module exists either way, so
+  parameter counts and state dicts are identical.
 - ``use_prior=False``: the official no-CLIP branch calls ``phi`` without a
   key and crashes. Here the key is the uniform average of the database
   (the official formula with the Linear's logits fixed to zero) and the
@@ -179,8 +180,9 @@ class VLUNet(BaseModule):
         key_spatial_base (int): S_l = key_spatial_base // l (96).
         prompt_dim_base (int, optional): None = official P = (C_l // 10) · l;
             an int b gives P = b · l (for narrow nets where C_l < 10).
-        official_y_downsampler (bool): Reproduce the official reuse of
-            ``down1_2`` for the y stream (module docstring).
+        separate_y_downsampler (bool): Resample y with its own
+            ``down1_2_i`` (the paper) instead of x's ``down1_2`` (official
+            code and weights); see the module docstring.
         proximal_cfg (dict | list[dict], optional): Build each stage's
             proximal module through ``MODELS`` with ``dim`` (the stage's
             channels) injected, instead of Restormer blocks; a list gives
@@ -212,7 +214,7 @@ class VLUNet(BaseModule):
                  use_prior: bool = True,
                  key_spatial_base: int = 96,
                  prompt_dim_base: Optional[int] = None,
-                 official_y_downsampler: bool = False,
+                 separate_y_downsampler: bool = False,
                  proximal_cfg: Optional[Union[dict, List[dict]]] = None,
                  zero_init_output: bool = False,
                  init_cfg: Optional[dict] = None) -> None:
@@ -230,7 +232,7 @@ class VLUNet(BaseModule):
         self.de_dim = de_dim
         self.prior_dim = prior_dim
         self.use_prior = use_prior
-        self.official_y_downsampler = official_y_downsampler
+        self.separate_y_downsampler = separate_y_downsampler
         self.in_channels = in_channels
         self.out_channels = out_channels
 
@@ -345,8 +347,8 @@ class VLUNet(BaseModule):
 
         y1 = self.patch_embed_i(inputs)
         e1 = run(self.encoder_level1, self.patch_embed(inputs), y1)
-        y2 = (self.down1_2 if self.official_y_downsampler else
-              self.down1_2_i)(y1)
+        y2 = (self.down1_2_i if self.separate_y_downsampler else
+              self.down1_2)(y1)
         e2 = run(self.encoder_level2, self.down1_2(e1), y2)
         y3 = self.down2_3_i(y2)
         e3 = run(self.encoder_level3, self.down2_3(e2), y3)

@@ -125,20 +125,20 @@ def test_without_prior_uses_the_mean_key_and_ignores_priors():
     torch.testing.assert_close(key, gdm.prompt_param.mean(1))
 
 
-def test_official_y_downsampler_flag_selects_the_module():
+def test_separate_y_downsampler_flag_selects_the_module():
     x, prior = torch.rand(1, 3, 16, 16), torch.randn(1, 16)
     grads = {}
     outputs = {}
-    for flag in (False, True):
-        model = _tiny(official_y_downsampler=flag)
+    for flag in (True, False):
+        model = _tiny(separate_y_downsampler=flag)
         out = model(x, prior)[-1]['image']
         out.sum().backward()
         grads[flag] = model.down1_2_i.body[0].weight.grad
         outputs[flag] = out.detach()
         # down1_2_i is built either way (identical state dicts).
         assert 'down1_2_i.body.0.weight' in model.state_dict()
-    assert grads[False] is not None and grads[False].abs().sum() > 0
-    assert grads[True] is None  # the official y stream reuses down1_2
+    assert grads[True] is not None and grads[True].abs().sum() > 0
+    assert grads[False] is None  # the official y stream reuses down1_2
     assert not torch.allclose(outputs[False], outputs[True])
 
 
@@ -186,3 +186,32 @@ def test_zero_init_output_starts_from_the_identity():
     image = model(x, prior)[-1]['image']
     assert torch.equal(image, x)
     assert not torch.equal(_tiny()(x, prior)[-1]['image'], x)
+
+
+OFFICIAL_WEIGHT_CONFIGS = (
+    'configs/vlunet/vlunet_de7_200e_allinone-5task-128x128.py',
+    'configs/vlunet/vlunet_de5_200e_allinone-3task-128x128.py',
+)
+
+
+@pytest.mark.parametrize('config', OFFICIAL_WEIGHT_CONFIGS)
+def test_configs_for_official_weights_build_the_official_network(config):
+    """The official network never uses ``down1_2_i``: perturbing it must not
+    change the output of a config meant for the released weights."""
+    import os.path as osp
+
+    from mmengine.config import Config
+
+    from dunseg.registry import MODELS
+    from ...conftest import REPO_ROOT
+    cfg = Config.fromfile(osp.join(REPO_ROOT, config))
+    torch.manual_seed(0)
+    backbone = MODELS.build(cfg.model.backbone).eval()
+    x = torch.rand(1, 3, 32, 32)
+    prior = torch.randn(1, cfg.model.backbone.prior_dim)
+    with torch.no_grad():
+        before = backbone(x, prior)[-1]['image']
+        for param in backbone.down1_2_i.parameters():
+            param.add_(torch.randn_like(param))
+        after = backbone(x, prior)[-1]['image']
+    torch.testing.assert_close(after, before, rtol=0, atol=0)
