@@ -165,8 +165,12 @@ class CLIPImagePreprocess(nn.Module):
     ``Resize(size, bicubic)`` of the short side (aspect kept, long side
     ``int(size * long / short)`` as torchvision computes it) ->
     ``CenterCrop(size)`` -> ``(x - mean) / std``. Images are (N, 3, H, W)
-    floats in [0, 1]; the output is (N, 3, size, size). Downscaling is
-    antialiased (torchvision's tensor ``Resize`` default).
+    floats in [0, 1]; the output is (N, 3, size, size). The resize is
+    antialiased whether it shrinks or enlarges, as torchvision's ``Resize``
+    (``antialias=True``) does in the official pipelines: for enlarging,
+    PyTorch's antialiased bicubic uses a different kernel (a = -0.5) from
+    the plain one (a = -0.75), so a 128² crop would otherwise reach CLIP up
+    to 0.37 off.
 
     Args:
         input_size (int): CLIP input side. Defaults to 224.
@@ -203,7 +207,7 @@ class CLIPImagePreprocess(nn.Module):
         if (new_h, new_w) != (height, width):
             x = F.interpolate(
                 x, size=(new_h, new_w), mode='bicubic', align_corners=False,
-                antialias=(new_h < height or new_w < width))
+                antialias=True)
         top = int(round((new_h - size) / 2.0))
         left = int(round((new_w - size) / 2.0))
         x = x[..., top:top + size, left:left + size]

@@ -119,6 +119,16 @@ def test_preprocess_matches_torchvision_and_normalises():
         tv.Normalize(OPENAI_CLIP_MEAN, OPENAI_CLIP_STD)
     ])(img)
     torch.testing.assert_close(out, ref, atol=2e-5, rtol=0)
+    # the 128^2 training crops are enlarged: torchvision antialiases that
+    # too (a different bicubic kernel), and so must we
+    crop = torch.rand(2, 3, 128, 128)
+    ref = tv.Compose([
+        tv.Resize(224, interpolation=tv.InterpolationMode.BICUBIC,
+                  antialias=True),
+        tv.CenterCrop(224),
+        tv.Normalize(OPENAI_CLIP_MEAN, OPENAI_CLIP_STD)
+    ])(crop)
+    torch.testing.assert_close(pre(crop), ref, atol=2e-5, rtol=0)
     # an image of the mean colour maps to zero; upscaling a 128 patch works
     mean_img = torch.tensor(OPENAI_CLIP_MEAN).view(1, 3, 1, 1).expand(
         1, 3, 128, 96)
