@@ -230,9 +230,9 @@ class CODDataset(BaseDataset):
         if no_mask:
             self._unmatched('image(s) have no mask',
                             [images[s] for s in no_mask], mask_dir)
-        selected = set(stems)
-        no_image = [masks[s] for s in sorted(masks) if s not in images
-                    and s in self._select([s])]
+        # Masks of images this dataset leaves out (_select) are not orphans.
+        no_image = [masks[s] for s in self._select(sorted(masks))
+                    if s not in images]
         if no_image:
             self._unmatched('mask(s) have no image', no_image, img_dir)
         if edges is not None:
@@ -242,7 +242,7 @@ class CODDataset(BaseDataset):
                                 [images[s] for s in no_edge], edge_dir)
         data_list = []
         for stem in stems:
-            if stem not in masks or stem not in selected:
+            if stem not in masks:
                 continue
             if edges is not None and stem not in edges:
                 continue
