@@ -199,7 +199,8 @@ def blotch_texture(rng: np.random.Generator,
     base = rng.uniform(0.15, 0.7, 3)
     palette = np.clip(base + rng.normal(0, 0.12, (n_colours, 3)), 0, 1)
     field = _smooth_field(rng, h, w, channels=1, octaves=4,
-                          base=int(rng.integers(3, 7)), persistence=0.6)[..., 0]
+                          base=int(rng.integers(3, 7)),
+                          persistence=0.6)[..., 0]
     edges = np.quantile(field, np.linspace(0, 1, n_colours + 1)[1:-1])
     labels = np.digitize(field, edges)
     img = palette[labels].astype(np.float32)
@@ -346,7 +347,8 @@ class CODSceneGenerator:
         h, w = self.img_size
         canvas, source = self.texture_canvas(rng)
         ch, cw = canvas.shape[:2]
-        centre = (rng.uniform(h / 2, ch - h / 2), rng.uniform(w / 2, cw - w / 2))
+        centre = (rng.uniform(h / 2, ch - h / 2),
+                  rng.uniform(w / 2, cw - w / 2))
         background = self._window(canvas, centre)
         # The object's texture: the same canvas a little further on (so its
         # colours are those of the surroundings, also in photographs whose

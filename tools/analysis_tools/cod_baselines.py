@@ -163,8 +163,10 @@ def draw_grid(path, rows=6, img_size=(128, 128), seed=0, level='medium'):
 
 
 def markdown_table(results) -> str:
-    lines = ['| test set | predictor | Sα ↑ | MAE ↓ | maxFm ↑ | meanEm ↑ |',
-             '|---|---|---|---|---|---|']
+    lines = [
+        '| test set | predictor | Sα ↑ | MAE ↓ | maxFm ↑ | meanEm ↑ |',
+        '|---|---|---|---|---|---|'
+    ]
     for set_name, per_pred in results.items():
         for name, m in per_pred.items():
             lines.append(f'| {set_name} | {name} | {m["Sm"]:.3f} | '

@@ -1,8 +1,8 @@
 # COD benchmark in the layout of RUN / SINet-V2 / FEDER (see
 # docs/get_started.md, "Concealed object detection"):
-#   data/TrainDataset/{Imgs,GT,Edge}       COD10K-train 3,040 + CAMO-train 1,000
-#   data/TestDataset/<set>/{Imgs,GT}       CHAMELEON 76, CAMO 250, COD10K 2,026,
-#                                          NC4K 4,121
+#   data/TrainDataset/{Imgs,GT,Edge}   COD10K-train 3,040 + CAMO-train 1,000
+#   data/TestDataset/<set>/{Imgs,GT}   CHAMELEON 76, CAMO 250, COD10K 2,026,
+#                                      NC4K 4,121
 # Images are resized to 352x352 (NUN; RUN's released code trains at 384, set
 # img_scale). Test masks are loaded after the resize, so CODMetric scores every
 # prediction at its ground truth's original size, as the official test scripts
