@@ -12,6 +12,15 @@ def num_params(module):
     return sum(p.numel() for p in module.parameters())
 
 
+@pytest.fixture(autouse=True, scope='module')
+def one_thread():
+    # Small convolutions: extra threads only contend on a shared machine.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def test_res2net50_26w4s_matches_the_published_count():
     # Res2Net-PretrainedModels README: Res2Net-50-26w-4s, 25.70 M parameters
     with torch.device('meta'):

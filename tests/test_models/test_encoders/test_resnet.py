@@ -10,6 +10,15 @@ def num_params(module):
     return sum(p.numel() for p in module.parameters())
 
 
+@pytest.fixture(autouse=True, scope='module')
+def one_thread():
+    # Small convolutions: extra threads only contend on a shared machine.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def test_resnet50_stages_channels_strides_and_count():
     with torch.device('meta'):
         encoder = MODELS.build(dict(type='ResNetEncoder', depth=50))
