@@ -1,6 +1,8 @@
 from .daclip_loss import DACLIPLoss, clip_contrastive_loss
 from .pixel_losses import L1Loss, MSELoss, PSNRLoss
 from .soft_iou_loss import SoftIoULoss
+from .structure_loss import DiceLoss, StructureLoss, UncertaintyAwareLoss
 
 __all__ = ['SoftIoULoss', 'MSELoss', 'L1Loss', 'PSNRLoss', 'DACLIPLoss',
            'clip_contrastive_loss']
+__all__ += ['StructureLoss', 'DiceLoss', 'UncertaintyAwareLoss']
