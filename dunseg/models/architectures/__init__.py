@@ -1,5 +1,7 @@
 from .clip_adapter_classifier import CLIPAdapterClassifier
+from .cod_segmentor import CODSegmentor
 from .restorer import Restorer, stack_gt_images
 from .unfolding_segmentor import UnfoldingSegmentor
 
 __all__ = ['CLIPAdapterClassifier', 'UnfoldingSegmentor', 'Restorer', 'stack_gt_images']
+__all__ += ['CODSegmentor']
