@@ -319,8 +319,10 @@ def build_benchmark_model(model_cfg: dict,
     register_all_modules()
     model = MODELS.build(model_cfg)
     if checkpoint:
-        from mmengine.runner import load_checkpoint
-        load_checkpoint(model, checkpoint, map_location='cpu')
+        from dunseg.engine.checkpoint import (load_model_weights,
+                                              load_weights_only)
+        load_model_weights(model, load_weights_only(checkpoint, 'cpu'),
+                           checkpoint)
     return model.to(device)
 
 
