@@ -11,7 +11,15 @@ class DunSegDataSample(BaseDataElement):
     Data fields (all optional):
 
     - ``gt_mask`` (:class:`PixelData`, ``data`` of shape (1, H, W), uint8 in
-      {0, 1}): the ground-truth segmentation / target mask.
+      {0, 1}): the ground-truth segmentation / target mask. Medical
+      (multi-class) samples store class indices 0 .. C-1 here instead
+      (``metainfo['num_classes']`` = C; e.g. ACDC: 0 background, 1 RV,
+      2 myocardium, 3 LV), and ``pred_mask`` holds predicted indices.
+    - ``kspace_mask`` (:class:`PixelData`, (1, H, W) float in {0, 1}, DC at
+      the centre): the k-space sampling mask that produced a medical
+      sample's undersampled input (``KSpaceUndersample``); a model's data
+      term rebuilds the operator with
+      ``dunseg.physics.undersampling.kspace_operator_from_masks``.
     - ``pred_score`` (:class:`PixelData`, (1, H, W) float in [0, 1]): the
       predicted foreground probability, e.g. ``sigmoid(T_K)`` for RPCANet.
     - ``pred_mask`` (:class:`PixelData`, (1, H, W) uint8): ``pred_score``
@@ -103,6 +111,18 @@ class DunSegDataSample(BaseDataElement):
     @pred_image.deleter
     def pred_image(self) -> None:
         del self._pred_image
+
+    @property
+    def kspace_mask(self) -> PixelData:
+        return self._kspace_mask
+
+    @kspace_mask.setter
+    def kspace_mask(self, value: PixelData) -> None:
+        self.set_field(value, '_kspace_mask', dtype=PixelData)
+
+    @kspace_mask.deleter
+    def kspace_mask(self) -> None:
+        del self._kspace_mask
 
     @property
     def stage_states(self) -> Dict[str, torch.Tensor]:

@@ -11,6 +11,8 @@ from .cod import (CODColorEnhance, CODDegrade, CODRandomCrop, CODRandomFlip,
 from .formatting import PackISTDInputs
 from .geometric import RandomTranspose, ResizeISTD
 from .loading import LoadISTDAnnotations, LoadISTDImageFromFile
+from .medical import (MEDICAL_KEYS, KSpaceUndersample, PackMedicalInputs,
+                      ResizeMedical)
 from .restoration import (CenterCropToMultiple, Degrade,
                           LoadPairedImageFromFile, PackRestorationInputs,
                           PairedRandomCrop, PairedRandomFlipRot)
@@ -23,5 +25,6 @@ __all__ = [
     'LoadCODAnnotations', 'GenerateEdgeFromMask', 'CODRandomFlip',
     'CODRandomCrop', 'CODRandomRotate', 'CODColorEnhance', 'CODRandomPepper',
     'ResizeCOD', 'CODDegrade', 'PackCODInputs', 'degrade_cod_image',
-    'mask_boundary'
+    'mask_boundary', 'KSpaceUndersample', 'PackMedicalInputs',
+    'ResizeMedical', 'MEDICAL_KEYS'
 ]

@@ -1,0 +1,165 @@
+"""k-space undersampling (VL-DUN's degradation), ResizeMedical and
+PackMedicalInputs, checked against numpy FFTs written here."""
+import numpy as np
+import pytest
+import torch
+
+from dunseg.datasets.transforms import (MEDICAL_KEYS, KSpaceUndersample,
+                                        PackMedicalInputs,
+                                        PairedRandomFlipRot, ResizeMedical)
+from dunseg.physics.undersampling import (kspace_operator_from_masks,
+                                          make_kspace_mask, stable_seed)
+
+
+def medical_results(modality='MRI', size=(32, 40), img_id='set/case/3',
+                    seed=0):
+    rng = np.random.default_rng(seed)
+    h, w = size
+    img = rng.uniform(0, 1, (h, w)).astype(np.float32)
+    seg = np.zeros((h, w), np.uint8)
+    seg[4:12, 5:15] = 1
+    seg[20:26, 20:30] = 3
+    return dict(gt_img=img, gt_seg_map=seg, modality=modality,
+                dataset_name='set', num_classes=4,
+                classes=('background', 'a', 'b', 'c'), img_id=img_id,
+                img_path='/data/case.nii.gz', slice_index=3, img_shape=size,
+                ori_shape=size)
+
+
+def numpy_zero_filled(img, centred_mask):
+    """Re F^-1(M . F x) with numpy's FFT, independently of KSpaceMask."""
+    mask = np.fft.ifftshift(centred_mask)
+    return np.real(np.fft.ifft2(mask * np.fft.fft2(img)))
+
+
+def test_stable_seed_is_fixed_across_processes():
+    # BLAKE2b, not Python's salted hash(): these values never change
+    assert stable_seed(0, 'phantom/test/3') == 6372584018739753309
+    assert stable_seed(1, 'phantom/test/3') == 6533218026553985766
+    assert stable_seed(0, 'a') != stable_seed(0, 'b')
+
+
+@pytest.mark.parametrize('modality', ['CT', 'MRI'])
+def test_undersampling_equals_numpy_fft_and_the_modality_pattern(modality):
+    results = KSpaceUndersample(modality='auto', acceleration=4,
+                                seed=0)(medical_results(modality))
+    mask = results['kspace_mask']
+    assert mask.shape == (32, 40) and mask.dtype == np.float32
+    assert set(np.unique(mask)) <= {0.0, 1.0}
+    np.testing.assert_allclose(results['img'],
+                               numpy_zero_filled(results['gt_img'], mask),
+                               atol=1e-5)
+    assert mask[16, 20] == 1  # DC sampled, at (H // 2, W // 2)
+    assert 3.0 <= results['kspace_acceleration'] <= 4.5
+    if modality == 'MRI':
+        # Cartesian: whole columns, the 8 % centre (3 columns) included
+        assert results['kspace_pattern'] == 'cartesian'
+        assert (mask == mask[:1]).all()
+        assert mask[0, 19:22].all()
+        assert mask[0].sum() == 10  # round(40 / 4)
+    else:
+        # radial: spokes through the centre, so sampling is dense near the
+        # DC and sparse at high frequencies
+        assert results['kspace_pattern'] == 'radial'
+        assert not (mask == mask[:1]).all()
+        yy, xx = np.mgrid[:32, :40]
+        radius = np.hypot(yy - 16, xx - 20)
+        assert mask[radius <= 3].mean() > 0.9
+        assert mask[radius >= 12].mean() < 0.35
+    assert not np.allclose(results['img'], results['gt_img'], atol=1e-3)
+
+
+def test_test_masks_are_fixed_per_image_and_reproducible():
+    t = KSpaceUndersample(modality='MRI', seed=7)
+    a = t(medical_results(img_id='ACDC/p1/3'))
+    b = t(medical_results(img_id='ACDC/p1/3'))
+    c = t(medical_results(img_id='ACDC/p1/4'))
+    np.testing.assert_array_equal(a['kspace_mask'], b['kspace_mask'])
+    assert not np.array_equal(a['kspace_mask'], c['kspace_mask'])
+    assert a['kspace_seed'] == stable_seed(7, 'ACDC/p1/3')
+    rebuilt = make_kspace_mask('MRI', (32, 40), 4.0, None, 0.08,
+                               seed=a['kspace_seed'])
+    np.testing.assert_array_equal(rebuilt, a['kspace_mask'])
+    # training (seed=None): a new mask every call, still reproducible
+    train = KSpaceUndersample(modality='CT', acceleration=3)
+    np.random.seed(0)
+    first = train(medical_results('CT'))['kspace_mask']
+    second = train(medical_results('CT'))['kspace_mask']
+    np.random.seed(0)
+    again = train(medical_results('CT'))['kspace_mask']
+    assert not np.array_equal(first, second)
+    np.testing.assert_array_equal(first, again)
+
+
+def test_fixed_number_of_spokes():
+    few = KSpaceUndersample('CT', num_spokes=4, seed=0)(
+        medical_results('CT', (64, 64)))
+    many = KSpaceUndersample('CT', num_spokes=24, seed=0)(
+        medical_results('CT', (64, 64)))
+    assert few['kspace_mask'].sum() < many['kspace_mask'].sum()
+    assert few['kspace_acceleration'] > 8
+
+
+def test_pack_gives_the_model_contract_and_the_operator_round_trips():
+    pack = PackMedicalInputs()
+    samples, inputs = [], []
+    for i, modality in enumerate(('CT', 'MRI')):
+        r = KSpaceUndersample(seed=0)(
+            medical_results(modality, img_id=f'x/{i}', seed=i))
+        packed = pack(r)
+        inputs.append(packed['inputs'])
+        samples.append(packed['data_samples'])
+    ds = samples[1]
+    assert inputs[1].shape == (1, 32, 40) and inputs[1].dtype == torch.float32
+    assert ds.gt_image.data.shape == (1, 32, 40)
+    assert ds.gt_mask.data.dtype == torch.uint8
+    assert ds.gt_mask.data.max() == 3  # class indices, not binary
+    assert ds.kspace_mask.data.shape == (1, 32, 40)
+    assert ds.modality == 'MRI' and ds.dataset_name == 'set'
+    assert ds.num_classes == 4 and ds.kspace_pattern == 'cartesian'
+    # the model's data term: the same operator from the stored masks
+    op = kspace_operator_from_masks(samples)
+    clean = torch.stack([s.gt_image.data for s in samples])
+    torch.testing.assert_close(op.AtA(clean), torch.stack(inputs),
+                               atol=1e-5, rtol=0)
+
+
+def test_pack_errors_name_the_problem():
+    pack = PackMedicalInputs()
+    r = medical_results()
+    with pytest.raises(KeyError, match='KSpaceUndersample'):
+        pack(dict(r))
+    r = KSpaceUndersample(seed=0)(medical_results())
+    bad = dict(r, gt_seg_map=r['gt_seg_map'] * 2)
+    with pytest.raises(ValueError, match='num_classes is 4'):
+        pack(bad)
+    with pytest.raises(KeyError, match="'modality'"):
+        pack({k: v for k, v in r.items() if k != 'modality'})
+    nan = dict(r, img=r['img'].copy())
+    nan['img'][0, 0] = np.nan
+    with pytest.raises(ValueError, match='NaN'):
+        pack(nan)
+    with pytest.raises(ValueError, match='before'):
+        pack(dict(r, gt_seg_map=r['gt_seg_map'][:, :-1]))
+    with pytest.raises(KeyError, match='no modality'):
+        KSpaceUndersample()({k: v for k, v in medical_results().items()
+                             if k != 'modality'})
+    with pytest.raises(ValueError, match='modality must be one of'):
+        KSpaceUndersample(modality='PET')
+
+
+def test_resize_and_flip_come_before_undersampling():
+    r = medical_results(size=(24, 48))
+    out = ResizeMedical(32, keep_ratio=True)(dict(r))
+    assert out['gt_img'].shape == (32, 32)
+    # 24x48 fitted into 32x32 is 16x32, padded with background rows
+    assert (out['gt_img'][:8] == 0).all()
+    assert (out['gt_seg_map'][:8] == 0).all()
+    assert set(np.unique(out['gt_seg_map'])) <= {0, 1, 3}
+    flipped = PairedRandomFlipRot(keys=MEDICAL_KEYS)(out)
+    done = KSpaceUndersample(seed=0)(flipped)
+    np.testing.assert_allclose(
+        done['img'], numpy_zero_filled(done['gt_img'], done['kspace_mask']),
+        atol=1e-5)
+    with pytest.raises(RuntimeError, match='before KSpaceUndersample'):
+        ResizeMedical(16)(done)
