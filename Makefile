@@ -14,12 +14,12 @@ export HF_HUB_OFFLINE := 1
 install: $(STAMP)
 
 $(STAMP): setup.py requirements/runtime.txt requirements/tests.txt requirements/clip.txt \
-		requirements/cod.txt
+		requirements/cod.txt requirements/medical.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet torch==2.14.1 torchvision==0.29.1
 	$(PY) -m pip install --quiet -r requirements/runtime.txt -r requirements/tests.txt \
-		-r requirements/clip.txt -r requirements/cod.txt
+		-r requirements/clip.txt -r requirements/cod.txt -r requirements/medical.txt
 	# pysodmetrics' pins would downgrade numpy/scikit-image/OpenCV (requirements/cod.txt)
 	$(PY) -m pip install --quiet --no-deps pysodmetrics==1.6.2
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .

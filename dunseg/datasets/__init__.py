@@ -9,11 +9,17 @@ from .synthetic_degradation import SyntheticDegradationDataset
 from .synthetic_sirst import SIRSTSceneGenerator, SyntheticSIRSTDataset
 from .cod import COD10KDataset, CODDataset, ImageMaskFolderDataset
 from .synthetic_cod import CODSceneGenerator, SyntheticCODDataset
+from .medical import (ACDCDataset, BraTS2021Dataset, COVID19CTDataset,
+                      HCCTACESegDataset, MedicalSliceFolderDataset,
+                      MedicalVolumeDataset, packaged_sample_slices)
+from .synthetic_phantom import PhantomGenerator, SyntheticPhantomDataset
 from .transforms import (CenterCropToMultiple, Degrade,
                          LoadISTDAnnotations, LoadISTDImageFromFile,
                          LoadPairedImageFromFile, PackISTDInputs,
                          PackRestorationInputs, PairedRandomCrop,
                          PairedRandomFlipRot, RandomTranspose, ResizeISTD)
+from .transforms.medical import (KSpaceUndersample, PackMedicalInputs,
+                                 ResizeMedical)
 
 __all__ = [
     'ISTDDataset', 'NUDTSIRSTDataset', 'IRSTD1kDataset', 'SIRSTAugDataset',
@@ -25,5 +31,9 @@ __all__ = [
     'SyntheticDegradationDataset', 'LoadPairedImageFromFile',
     'PairedRandomCrop', 'PairedRandomFlipRot', 'CenterCropToMultiple',
     'Degrade', 'PackRestorationInputs', 'CODDataset', 'COD10KDataset',
-    'ImageMaskFolderDataset', 'SyntheticCODDataset', 'CODSceneGenerator'
+    'ImageMaskFolderDataset', 'SyntheticCODDataset', 'CODSceneGenerator',
+    'MedicalVolumeDataset', 'ACDCDataset', 'BraTS2021Dataset',
+    'COVID19CTDataset', 'HCCTACESegDataset', 'MedicalSliceFolderDataset',
+    'packaged_sample_slices', 'SyntheticPhantomDataset', 'PhantomGenerator',
+    'KSpaceUndersample', 'PackMedicalInputs', 'ResizeMedical'
 ]
