@@ -9,6 +9,14 @@
   photograph (shipped in its wheel), centre-cropped to 256x256, with rain
   streaks from :func:`dunseg.physics.add_rain` (the model behind the
   embedded restoration data). The clean crop goes to ``demo_rain_clean.png``.
+- ``demo/demo_ct.png`` (``--kind ct``) and ``demo/demo_mri.png``
+  (``--kind mri``): real slices shipped inside installed packages
+  (pydicom's ``CT_small.dcm``, 128x128, HU window (40, 400); matplotlib's
+  ``s1045.ima.gz`` MRI, 256x256, percentile scaled; see
+  :func:`dunseg.datasets.packaged_sample_slices`), with their k-space
+  undersampled versions (VL-DUN's degradation, ``KSpaceUndersample``:
+  radial 4x for CT, Cartesian 4x for MRI, fixed seed) in
+  ``demo_ct_undersampled.png`` / ``demo_mri_undersampled.png``.
 """
 import argparse
 import os.path as osp
@@ -51,19 +59,39 @@ def write_rain(out: str, seed: int) -> None:
     print(f'wrote {out} and its clean crop')
 
 
+def write_medical(out: str, kind: str, seed: int) -> None:
+    from dunseg.datasets import packaged_sample_slices
+    from dunseg.datasets.transforms import KSpaceUndersample
+    name = dict(ct='ct_small', mri='s1045')[kind]
+    item = packaged_sample_slices()[name]
+    results = KSpaceUndersample(acceleration=4.0, seed=seed)(dict(
+        gt_img=item['image'], modality=item['modality'],
+        img_id=f'demo/{name}'))
+    for path, img in ((out, results['gt_img']),
+                      (out.replace('.png', '_undersampled.png'),
+                       results['img'])):
+        cv2.imwrite(path, np.round(np.clip(img, 0, 1) * 255).astype(np.uint8))
+    print(f'wrote {out} ({item["source"]}) and its '
+          f'{results["kspace_pattern"]} undersampled version '
+          f'({results["kspace_acceleration"]:.1f}x)')
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--kind', choices=('ir', 'rain'), default='ir')
+    parser.add_argument('--kind', choices=('ir', 'rain', 'ct', 'mri'),
+                        default='ir')
     parser.add_argument('--out', help='output file (default: '
-                        'demo/demo_ir.png or demo/demo_rain.png)')
+                        'demo/demo_<kind>.png)')
     parser.add_argument('--index', type=int, default=0)
     parser.add_argument('--seed', type=int, default=2024)
     args = parser.parse_args()
     out = args.out or osp.join(DEMO_DIR, f'demo_{args.kind}.png')
     if args.kind == 'ir':
         write_ir(out, args.index, args.seed)
-    else:
+    elif args.kind == 'rain':
         write_rain(out, args.seed)
+    else:
+        write_medical(out, args.kind, args.seed)
 
 
 if __name__ == '__main__':

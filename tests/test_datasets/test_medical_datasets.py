@@ -399,3 +399,27 @@ def test_configs_of_real_datasets_name_their_data(tmp_path):
         cfg.test_dataloader.dataset.data_root = str(tmp_path / 'missing')
         with pytest.raises(FileNotFoundError, match='expected layout'):
             DATASETS.build(cfg.test_dataloader.dataset)
+
+
+@pytest.mark.parametrize('kind,size', [('ct', 128), ('mri', 256)])
+def test_demo_slices_are_written_and_shipped(tmp_path, kind, size):
+    from ..conftest import REPO_ROOT
+    script = osp.join(REPO_ROOT, 'demo', 'generate_demo_image.py')
+    import importlib.util
+    spec = importlib.util.spec_from_file_location('generate_demo', script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    out = str(tmp_path / f'demo_{kind}.png')
+    module.write_medical(out, kind, seed=2024)  # the script's default
+    clean = cv2.imread(out, cv2.IMREAD_UNCHANGED)
+    degraded = cv2.imread(out.replace('.png', '_undersampled.png'),
+                          cv2.IMREAD_UNCHANGED)
+    assert clean.shape == degraded.shape == (size, size)
+    assert clean.dtype == np.uint8 and clean.max() == 255
+    assert np.abs(clean.astype(int) - degraded).mean() > 1
+    # the committed demo inputs are these files
+    for name in (f'demo_{kind}.png', f'demo_{kind}_undersampled.png'):
+        shipped = cv2.imread(osp.join(REPO_ROOT, 'demo', name),
+                             cv2.IMREAD_UNCHANGED)
+        written = cv2.imread(str(tmp_path / name), cv2.IMREAD_UNCHANGED)
+        np.testing.assert_array_equal(shipped, written)
