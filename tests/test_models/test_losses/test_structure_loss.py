@@ -35,6 +35,7 @@ def test_structure_loss_weights_boundary_errors_more():
     assert loss(boundary_miss, target) > loss(interior_miss, target)
 
 
+@pytest.mark.filterwarnings('ignore:size_average and reduce args')
 def test_official_bce_equals_the_legacy_reduce_call():
     torch.manual_seed(0)
     target = (torch.rand(2, 1, 16, 16) > 0.5).float()
