@@ -13,7 +13,15 @@ RPCANet (44.6 G) and RPCANet+ (13.9 G) at 256 x 256:
 - ``nn.MultiheadAttention`` (e.g. in CLIP towers): its q/k/v input and
   output projections like linear layers (thop has no rule for it and
   counts nothing); the attention matmuls themselves are not counted, as for
-  every other attention here.
+  every other attention here;
+- a module with a ``count_macs(inputs, output)`` method reports its own
+  MACs, for work done outside counted layers: the selective scan of the
+  Mamba layers (:class:`~dunseg.models.layers.SelectiveScan`: per batch
+  element, channel and step, 4 per state -- ``Δ·A``, ``exp(ΔA)·h``,
+  ``(Δu)·B``, ``C·h`` -- plus ``Δ·u`` and one each for the ``D`` skip and
+  the ``silu(z)`` gate; the exponential is not counted), and the
+  projections ``SS2D``, ``MambaLayer`` and ``BiMamba`` apply as einsums or
+  ``F.linear`` (per output element, the input width).
 
 Activations, pooling and element-wise tensor arithmetic written as plain
 tensor expressions (residual additions, the SE rescaling ``x * w``, the RPCA
@@ -56,6 +64,9 @@ def _first_tensor(value) -> Optional[torch.Tensor]:
 
 def module_macs(module: nn.Module, inputs: tuple, output) -> Optional[int]:
     """MACs of one call of ``module``, or None if the type is not counted."""
+    count = getattr(module, 'count_macs', None)
+    if callable(count):
+        return count(inputs, output)
     out = _first_tensor(output)
     if out is None:
         return None
