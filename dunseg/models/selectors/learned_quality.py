@@ -1,0 +1,221 @@
+"""An offline no-reference quality selector that ships with its weights.
+
+NUN scores DeRUN iterates with TOPIQ + Q-Align + MUSIQ (pyiqa), whose
+weights must be downloaded. :class:`LearnedQualitySelector` works out of the
+box. In the spirit of NIQE / BRISQUE (natural-scene statistics, then a
+fitted model), it measures 33 statistics of an image that the embedded
+degradations disturb (:func:`image_quality_features`) and regresses the
+image's full-reference PSNR against its unknown clean version from them
+with an ensemble of five small MLPs (:class:`QualityFeatureNet`).
+
+The MLPs and the feature standardisation were fitted by
+``tools/analysis_tools/train_quality_selector.py`` on the embedded data
+(``SyntheticDegradationDataset``, *train* split: noise σ 15/25/50, haze,
+rain, blur, low light, JPEG) at random restoration levels (blends
+``t·clean + (1 − t)·degraded`` and mild denoising filters, see
+:mod:`.quality_data`), with an L1 loss on the PSNR plus a pairwise ranking
+loss among restorations of the same image; the script writes
+``weights/quality_feature_net.pth`` inside this package (~150 kB).
+
+A CNN regressor (37 k parameters, trained on 32 px crops) was tried first
+and reached a pooled Spearman of only 0.67 after 800 steps on this CPU; the
+hand-made statistics make the ranking easy to learn (figures in
+``docs/priors_and_selectors.md``, measured by
+``tools/analysis_tools/selector_ranking.py``). The model knows only the
+embedded degradations; for other data retrain it with the script or use the
+pyiqa selectors.
+"""
+import math
+import os.path as osp
+from typing import Optional
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from dunseg.registry import MODELS
+from .base import BaseSelector
+
+DEFAULT_QUALITY_WEIGHTS = osp.join(
+    osp.dirname(osp.abspath(__file__)), 'weights', 'quality_feature_net.pth')
+#: The MLP regresses ``(PSNR − PSNR_CENTRE) / PSNR_SCALE``.
+PSNR_CENTRE, PSNR_SCALE = 25.0, 10.0
+NUM_QUALITY_FEATURES = 33
+
+# Immerkaer's noise estimator: a Laplacian difference that cancels locally
+# linear image structure (Immerkaer, CVIU 1996).
+_NOISE_KERNEL = torch.tensor([[1., -2., 1.], [-2., 4., -2.], [1., -2., 1.]])
+
+
+def _noise_sigma(x: torch.Tensor) -> torch.Tensor:
+    """Immerkaer's noise sigma per image and channel, (N, C)."""
+    kernel = _NOISE_KERNEL.to(x).view(1, 1, 3, 3)
+    laplace = F.conv2d(x.reshape(-1, 1, *x.shape[2:]), kernel).abs()
+    return (laplace.mean((1, 2, 3)) * math.sqrt(math.pi / 2) / 6).view(
+        x.shape[0], x.shape[1])
+
+
+def image_quality_features(images: torch.Tensor) -> torch.Tensor:
+    """33 quality statistics of (N, 3, H, W) images in [0, 1] (H, W >= 16).
+
+    - colour mean and std per channel (6): low light, haze's lifted blacks;
+    - Immerkaer noise sigma per channel, the log of its mean, and the log
+      at half resolution (5): noise (halves at half resolution) vs blur;
+    - at 3 dyadic scales, mean |∂x| and |∂y|, their log ratio (vertical rain
+      streaks make it lopsided) and the gradient kurtosis proxy
+      E|∂x|² / (E|∂x|)² (4 × 3 = 12): blur, noise, rain;
+    - mean dark channel and bright channel (7×7) and saturation (3): haze
+      (He et al.'s dark-channel prior), low light;
+    - mean local contrast, std in 7×7 windows (1);
+    - log ratio of differences across 8-px block borders to those inside
+      blocks, horizontally and vertically (2): JPEG blocking;
+    - colourfulness (Hasler and Suesstrunk) (1): haze, low light;
+    - 1 %, 50 % and 99 % intensity quantiles (3).
+    """
+    if images.dim() != 4 or images.shape[1] != 3:
+        raise ValueError('image_quality_features expects (N, 3, H, W) images '
+                         f'in [0, 1], got {tuple(images.shape)}')
+    x = images.float().clamp(0, 1)
+    count = len(x)
+    grey = x.mean(1, keepdim=True)
+    feats = [x.mean((2, 3)), x.std((2, 3))]
+    noise = _noise_sigma(x)
+    # the same at half resolution: noise halves there, blur hardly moves
+    noise_half = _noise_sigma(F.avg_pool2d(x, 2)).mean(1)
+    feats += [noise, torch.log(noise.mean(1, keepdim=True) + 1e-4),
+              torch.log(noise_half + 1e-4)[:, None]]
+    level = grey
+    for _ in range(3):
+        dx = (level[..., :, 1:] - level[..., :, :-1]).abs()
+        dy = (level[..., 1:, :] - level[..., :-1, :]).abs()
+        mx, my = dx.mean((1, 2, 3)), dy.mean((1, 2, 3))
+        feats.append(torch.stack([
+            mx, my,
+            torch.log(mx + 1e-4) - torch.log(my + 1e-4),
+            dx.pow(2).mean((1, 2, 3)) / (mx**2 + 1e-8)
+        ], 1))
+        level = F.avg_pool2d(level, 2)
+    dark = -F.max_pool2d(-x.min(1, keepdim=True).values, 7, 1, 3)
+    bright = F.max_pool2d(x.max(1, keepdim=True).values, 7, 1, 3)
+    saturation = (x.max(1).values - x.min(1).values).mean((1, 2))
+    feats.append(torch.stack([dark.mean((1, 2, 3)), bright.mean((1, 2, 3)),
+                              saturation], 1))
+    mean = F.avg_pool2d(grey, 7, 1, 3)
+    var = F.avg_pool2d(grey**2, 7, 1, 3) - mean**2
+    feats.append(var.clamp_min(0).sqrt().mean((1, 2, 3))[:, None])
+    for diffs in ((grey[..., :, 1:] - grey[..., :, :-1]).abs(),
+                  (grey[..., 1:, :] - grey[..., :-1, :]).abs().transpose(
+                      -1, -2)):
+        border = (torch.arange(diffs.shape[-1], device=x.device) % 8) == 7
+        on = diffs[..., border].mean((1, 2, 3))
+        off = diffs[..., ~border].mean((1, 2, 3))
+        feats.append(torch.log((on + 1e-4) / (off + 1e-4))[:, None])
+    # colourfulness (Hasler and Suesstrunk 2003): haze and low light fade it
+    rg = x[:, 0] - x[:, 1]
+    yb = (x[:, 0] + x[:, 1]) / 2 - x[:, 2]
+    feats.append((torch.sqrt(rg.var((1, 2)) + yb.var((1, 2))) +
+                  0.3 * torch.sqrt(rg.mean((1, 2))**2 +
+                                   yb.mean((1, 2))**2))[:, None])
+    quantiles = torch.tensor([0.01, 0.5, 0.99], device=x.device)
+    feats.append(torch.quantile(grey.flatten(1), quantiles, dim=1).T)
+    return torch.cat(feats, 1)
+
+
+class QualityFeatureNet(nn.Module):
+    """Standardised :func:`image_quality_features` -> MLPs -> PSNR (dB).
+
+    An ensemble of ``members`` small MLPs (trained from different seeds on
+    the same data), averaged: it lowers the variance of the prediction
+    between images, which is what a pooled ranking suffers from. The
+    standardisation (``feature_mean``, ``feature_std``) is fitted with the
+    MLPs and stored in the state dict.
+
+    Args:
+        hidden (int): MLP width.
+        members (int): ensemble size.
+    """
+
+    def __init__(self, hidden: int = 64, members: int = 5) -> None:
+        super().__init__()
+        self.hidden = int(hidden)
+        self.register_buffer('feature_mean',
+                             torch.zeros(NUM_QUALITY_FEATURES))
+        self.register_buffer('feature_std', torch.ones(NUM_QUALITY_FEATURES))
+        self.mlps = nn.ModuleList(
+            nn.Sequential(
+                nn.Linear(NUM_QUALITY_FEATURES, hidden), nn.GELU(),
+                nn.Linear(hidden, hidden), nn.GELU(), nn.Linear(hidden, 1))
+            for _ in range(int(members)))
+
+    def forward_member(self, feats: torch.Tensor, index: int) -> torch.Tensor:
+        normed = (feats - self.feature_mean) / self.feature_std
+        return self.mlps[index](normed)[:, 0] * PSNR_SCALE + PSNR_CENTRE
+
+    def forward_features(self, feats: torch.Tensor) -> torch.Tensor:
+        return torch.stack([
+            self.forward_member(feats, i) for i in range(len(self.mlps))
+        ]).mean(0)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """Predicted PSNR (N,) of (N, 3, H, W) images in [0, 1]."""
+        return self.forward_features(image_quality_features(images))
+
+
+@MODELS.register_module()
+class LearnedQualitySelector(BaseSelector):
+    """Chooses the candidate with the highest predicted PSNR (no reference).
+
+    Args:
+        weights (str): local weight file of a :class:`QualityFeatureNet`;
+            defaults to the file shipped in the package.
+        hidden (int): the MLP width (must match the weights).
+        members (int): the ensemble size (must match the weights).
+        chunk (int): candidates scored per call (memory bound).
+    """
+
+    def __init__(self,
+                 weights: Optional[str] = DEFAULT_QUALITY_WEIGHTS,
+                 hidden: int = 64,
+                 members: int = 5,
+                 chunk: int = 64) -> None:
+        super().__init__()
+        if weights is None or not osp.isfile(osp.expanduser(str(weights))):
+            raise FileNotFoundError(
+                f'LearnedQualitySelector: weight file {weights!r} does not '
+                'exist (an untrained scorer ranks nothing). The default '
+                'ships in dunseg/models/selectors/weights/; recreate it with '
+                'python tools/analysis_tools/train_quality_selector.py')
+        self.net = QualityFeatureNet(hidden, members)
+        from dunseg.engine.checkpoint import load_weights_only
+        ckpt = load_weights_only(osp.expanduser(weights), map_location='cpu')
+        state = ckpt.get('state_dict', ckpt)
+        try:
+            self.net.load_state_dict(state, strict=True)
+        except RuntimeError as err:
+            raise RuntimeError(
+                f'{weights}: not a QualityFeatureNet(hidden={hidden}, '
+                f'members={members}) state dict '
+                f'({str(err).splitlines()[0]}); check hidden/members') from err
+        self.weights = weights
+        self.chunk = int(chunk)
+        self.net.eval()
+        for param in self.net.parameters():
+            param.requires_grad_(False)
+
+    def score(self, candidates: torch.Tensor,
+              reference: Optional[torch.Tensor] = None) -> torch.Tensor:
+        batch, steps = candidates.shape[:2]
+        flat = candidates.flatten(0, 1)
+        if flat.shape[1] == 1:
+            flat = flat.expand(-1, 3, -1, -1)
+        scores = torch.cat([
+            self.net(flat[i:i + self.chunk])
+            for i in range(0, len(flat), self.chunk)
+        ])
+        return scores.view(batch, steps)
+
+
+__all__ = [
+    'QualityFeatureNet', 'LearnedQualitySelector', 'DEFAULT_QUALITY_WEIGHTS',
+    'image_quality_features', 'NUM_QUALITY_FEATURES'
+]
