@@ -220,7 +220,8 @@ def load_dicom_seg(path: str, series_uids: Sequence[str],
     win where segments overlap) and placed on the CT slice it was derived
     from (``DerivationImageSequence`` SOP instance UID), or, without that
     reference, on the slice with the nearest z position
-    (``PlanePositionSequence``).
+    (``PlanePositionSequence``). FRACTIONAL segmentations are thresholded
+    at half their ``MaximumFractionalValue``.
     """
     pydicom = _require('pydicom')
     ds = pydicom.dcmread(path)
@@ -232,6 +233,12 @@ def load_dicom_seg(path: str, series_uids: Sequence[str],
         raise ValueError(f'DICOM SEG {path!r}: {frames.shape[0]} frames but '
                          f'{len(per_frame)} per-frame functional groups')
     labels = np.zeros((len(series_uids), ) + frames.shape[1:], np.uint8)
+    # FRACTIONAL segmentations store a probability or occupancy per pixel
+    # (0 .. MaximumFractionalValue): a pixel belongs when it is over half
+    threshold = 0.0
+    kind = str(getattr(ds, 'SegmentationType', 'BINARY')).upper()
+    if kind == 'FRACTIONAL':
+        threshold = float(getattr(ds, 'MaximumFractionalValue', 255)) / 2
     index_of_uid = {uid: i for i, uid in enumerate(series_uids)}
     z = np.asarray(series_z, np.float64)
     order = sorted(range(len(per_frame)),
@@ -267,7 +274,7 @@ def load_dicom_seg(path: str, series_uids: Sequence[str],
             raise ValueError(f'DICOM SEG {path!r}: frames are '
                              f'{frames.shape[1:]} but the CT slices '
                              f'{labels.shape[1:]}')
-        labels[target][frames[i] > 0] = cls
+        labels[target][frames[i] > threshold] = cls
     return labels
 
 

@@ -216,9 +216,10 @@ def write_ct_series(folder, hu, series_uid, z0=0.0):
 
 
 def write_seg(path, series_uid, ct_uids, segments, frames, z0=0.0,
-              with_source=True):
+              with_source=True, fractional=False):
     """A DICOM SEG: ``segments`` = labels; ``frames`` = [(segment number,
-    slice index, binary mask)]."""
+    slice index, mask)]: binary masks (1 bit), or 0-255 occupancies with
+    ``fractional=True`` (8 bits)."""
     from pydicom.dataset import Dataset, FileMetaDataset
     from pydicom.pixels import pack_bits
     from pydicom.sequence import Sequence
@@ -267,9 +268,16 @@ def write_seg(path, series_uid, ct_uids, segments, frames, z0=0.0,
     ds.Rows, ds.Columns = masks.shape[1:]
     ds.SamplesPerPixel = 1
     ds.PhotometricInterpretation = 'MONOCHROME2'
-    ds.BitsAllocated, ds.BitsStored, ds.HighBit = 1, 1, 0
     ds.PixelRepresentation = 0
-    ds.PixelData = pack_bits(masks)
+    if fractional:
+        ds.SegmentationType = 'FRACTIONAL'
+        ds.MaximumFractionalValue = 255
+        ds.BitsAllocated, ds.BitsStored, ds.HighBit = 8, 8, 7
+        ds.PixelData = masks.tobytes()
+    else:
+        ds.SegmentationType = 'BINARY'
+        ds.BitsAllocated, ds.BitsStored, ds.HighBit = 1, 1, 0
+        ds.PixelData = pack_bits(masks)
     ds.save_as(path, enforce_file_format=True)
 
 
@@ -308,6 +316,20 @@ def test_hcc_tace_seg_dicom_series_and_seg(tmp_path, with_source):
     seg = both.get_data_info(1)['gt_seg_map']
     assert (seg == 2).sum() == 9 and (seg == 1).sum() == 144 - 9
     assert ds[0]['data_samples'].modality == 'CT'
+
+
+def test_hcc_tace_seg_fractional_seg_is_thresholded_at_half(tmp_path):
+    hu = np.full((2, 8, 8), -1000.0, np.float32)
+    patient = tmp_path / 'HCC_004'
+    ct_uids = write_ct_series(str(patient / 'ct'), hu, _uid(3))
+    occupancy = np.zeros((8, 8), np.uint8)
+    occupancy[1:3, 1:3] = 100  # under half of 255: outside
+    occupancy[4:7, 4:7] = 200  # over half: tumour
+    write_seg(str(patient / 'seg' / '1-1.dcm'), _uid(3), ct_uids,
+              ['Mass'], [(1, 1, occupancy)], fractional=True)
+    ds = HCCTACESegDataset(data_root=str(tmp_path), foreground_only=True)
+    seg = ds.get_data_info(0)['gt_seg_map']
+    assert seg.sum() == 9 and seg[4:7, 4:7].all()
 
 
 def test_hcc_tace_seg_errors_and_nifti_layout(tmp_path):
