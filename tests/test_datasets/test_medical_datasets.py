@@ -445,3 +445,65 @@ def test_demo_slices_are_written_and_shipped(tmp_path, kind, size):
                              cv2.IMREAD_UNCHANGED)
         written = cv2.imread(str(tmp_path / name), cv2.IMREAD_UNCHANGED)
         np.testing.assert_array_equal(shipped, written)
+
+
+def test_joint_four_dataset_config_reaches_the_metric(tmp_path):
+    """configs/_base_/datasets/vldun_medical4.py on tiny trees of the four
+    datasets: ConcatDataset (classes differ) -> collate -> the metric
+    reports each dataset with its own classes."""
+    from mmengine.config import Config
+    from mmengine.dataset import default_collate
+    from mmengine.evaluator import Evaluator
+    from mmengine.structures import PixelData
+    from torch.utils.data import DataLoader
+
+    from dunseg.registry import DATASETS
+    from dunseg.utils import register_all_modules
+
+    from ..conftest import REPO_ROOT
+    pytest.importorskip('monai')
+    root = tmp_path / 'data'
+    stem = root / 'ACDC' / 'testing' / 'patient101' / 'patient101_frame01'
+    write_nifti(f'{stem}.nii.gz', mri_volume())
+    write_nifti(f'{stem}_gt.nii.gz', labels_volume())
+    case = root / 'BraTS2021' / 'BraTS2021_00001'
+    write_nifti(str(case / 'BraTS2021_00001_t1.nii.gz'), mri_volume(1))
+    write_nifti(str(case / 'BraTS2021_00001_seg.nii.gz'),
+                labels_volume(values=(4, )))
+    hu = np.full(SHAPE, -1000.0, np.float32)
+    write_nifti(str(root / 'COVID19CT' / 'ct_scans' / 'c1.nii.gz'), hu)
+    write_nifti(str(root / 'COVID19CT' / 'infection_mask' / 'c1.nii.gz'),
+                labels_volume(values=(1, )))
+    ct = np.full((3, 16, 16), -1000.0, np.float32)
+    patient = root / 'HCC-TACE-Seg' / 'HCC_001'
+    uids = write_ct_series(str(patient / 'ct'), ct, _uid(7))
+    mass = np.zeros((16, 16), np.uint8)
+    mass[4:9, 4:9] = 1
+    write_seg(str(patient / 'seg' / '1-1.dcm'), _uid(7), uids, ['Mass'],
+              [(1, 1, mass)])
+    for name, ids in (('BraTS2021', 'BraTS2021_00001'), ('COVID19CT', 'c1'),
+                      ('HCC-TACE-Seg', 'HCC_001')):
+        (root / name / 'test.txt').write_text(ids + '\n')
+    register_all_modules()
+    cfg = Config.fromfile(
+        osp.join(REPO_ROOT, 'configs/_base_/datasets/vldun_medical4.py'))
+    for sub in cfg.test_dataloader.dataset.datasets:
+        sub.data_root = sub.data_root.replace('data', str(root), 1)
+        for t in sub.pipeline:
+            if t['type'] == 'ResizeMedical':
+                t['scale'] = 32
+    dataset = DATASETS.build(cfg.test_dataloader.dataset)
+    assert len(dataset) == 3 + 2 + 3 + 1  # BraTS: every 2nd slice
+    evaluator = Evaluator(cfg.test_evaluator)
+    for batch in DataLoader(dataset, batch_size=2,
+                            collate_fn=default_collate):
+        assert batch['inputs'].shape[1:] == (1, 32, 32)
+        for sample in batch['data_samples']:
+            sample.pred_mask = PixelData(data=sample.gt_mask.data.clone())
+        evaluator.process(batch['data_samples'], batch)
+    metrics = evaluator.evaluate(len(dataset))
+    for name in ('ACDC', 'BraTS2021', 'COVID19CT', 'HCCTACESeg'):
+        assert metrics[f'Dice_{name}'] == 1.0
+    assert 'Dice_ACDC/myocardium' in metrics
+    assert 'Dice_HCCTACESeg/tumour' in metrics
+    assert metrics['Dice'] == 1.0 and metrics['num_images'] == 9
