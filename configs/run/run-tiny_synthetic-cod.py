@@ -61,7 +61,8 @@ test_dataloader = dict(
     ]))
 
 optim_wrapper = dict(
-    type='OptimWrapper', optimizer=dict(type='Adam', lr=1e-3, betas=(0.9, 0.999)))
+    type='OptimWrapper',
+    optimizer=dict(type='Adam', lr=1e-3, betas=(0.9, 0.999)))
 max_iters = 2000
 # no end / T_max: the cosine follows train_cfg.max_iters (also overridden)
 param_scheduler = [

@@ -4,7 +4,7 @@
 # coherent, our choice (marked) where it is not.
 #
 #   python tools/train.py configs/run/run_r50_cod10k.py
-#   bash tools/dist_train.sh configs/run/run_r50_cod10k.py 2   # official: 2 GPUs
+#   bash tools/dist_train.sh configs/run/run_r50_cod10k.py 2  # 2 GPUs
 #
 # Batch size: 3 images per process (official default, 2 GPUs -> 6 in total).
 # Set model.encoder.pretrained to a local ImageNet ResNet-50 file first (the
@@ -84,7 +84,8 @@ val_dataloader = dict(
 # effect; none here. Official AMP and SyncBN (2 GPUs): add --amp and
 # sync_bn = 'torch' on GPUs.
 optim_wrapper = dict(
-    type='OptimWrapper', optimizer=dict(type='Adam', lr=1e-4, betas=(0.9, 0.999)))
+    type='OptimWrapper',
+    optimizer=dict(type='Adam', lr=1e-4, betas=(0.9, 0.999)))
 param_scheduler = [
     dict(type='StepLR', step_size=80, gamma=0.1, by_epoch=True)
 ]

@@ -108,7 +108,8 @@ class IntraLevelAggregation(nn.Module):
             # The official 3x3/5x5 convs take in_channels but are applied to
             # the 1x1-projected map, so the module only works with equal sizes.
             raise ValueError('IntraLevelAggregation needs in_channels == '
-                             f'out_channels, got {in_channels}, {out_channels}')
+                             f'out_channels, got {in_channels}, '
+                             f'{out_channels}')
         self.conv1 = nn.Conv2d(in_channels, out_channels, 1)
         self.conv3 = nn.Conv2d(in_channels, in_channels, 3, padding=1)
         self.conv5 = nn.Conv2d(in_channels, in_channels, 5, padding=2)
@@ -272,9 +273,11 @@ class GatedODEBlock(nn.Module):
         self.gate_fc2 = nn.Conv2d(channels, 1, 1, bias=False)
 
     def _gate(self, x: torch.Tensor) -> torch.Tensor:
-        avg = self.gate_fc2(F.relu(self.gate_fc1(F.adaptive_avg_pool2d(x, 1))))
-        peak = self.gate_fc2(F.relu(self.gate_fc1(F.adaptive_max_pool2d(x, 1))))
-        return torch.sigmoid(avg + peak)
+        def mlp(pooled):
+            return self.gate_fc2(F.relu(self.gate_fc1(pooled)))
+
+        return torch.sigmoid(
+            mlp(F.adaptive_avg_pool2d(x, 1)) + mlp(F.adaptive_max_pool2d(x, 1)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         f1 = self.F1(x)

@@ -106,7 +106,8 @@ class DiceLoss(nn.Module):
         self.loss_weight = loss_weight
         self.loss_name = loss_name
 
-    def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    def forward(self, pred: torch.Tensor,
+                target: torch.Tensor) -> torch.Tensor:
         _check_shapes(self.loss_name, pred, target)
         if self.use_sigmoid:
             pred = torch.sigmoid(pred)

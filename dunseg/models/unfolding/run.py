@@ -22,7 +22,8 @@ run from the deepest encoder level (k = 4, stride 32) to the finest
 
       m̃ = f(M)    f: (0.1, 0.4) -> 0.1, (0.6, 0.9) -> 0.9
       w(p) = 0 where 0.4 < p < 0.6, else 1
-      s = α_s · w(s') ⊙ s',  s' = CNN(w(M̂_{k+1}) ⊙ M̂_{k+1} − w(m̃_{k+1}) ⊙ m̃_{k+1})
+      s = α_s · w(s') ⊙ s',
+      s' = CNN(w(M̂_{k+1}) ⊙ M̂_{k+1} − w(m̃_{k+1}) ⊙ m̃_{k+1})
       r = m̃_k + M̂_{k+1} − m̃_{k+1}
       M̂_k = mean_c[(I ⊙ I − I ⊙ B_{k+1} + α w(r)² ⊙ r − s + μ M_{k+1})
                    / (I ⊙ I + 1 + μ)]
@@ -34,20 +35,22 @@ run from the deepest encoder level (k = 4, stride 32) to the finest
   large-receptive-field one, weighted by the normalised M̂ and by the
   normalised background ratio ``mean_c(B/I)``::
 
-      M_ss = conv3x3(VSS_s(E) ⊙ norm(M̂_k) + VSS_l(E) ⊙ norm(mean_c(B_{k+1}/I)))
+      M_ss = conv3x3(VSS_s(E) ⊙ norm(M̂_k)
+                     + VSS_l(E) ⊙ norm(mean_c(B_{k+1}/I)))
 
 - mask proximal step with reverse attention and edges (official ``REM11`` of
   four ``REU6``, :class:`~dunseg.models.layers.ReverseEdgeUnit`)::
 
       M'_k, E_k = REU_k(F_k, M'_{k+1}),   M'_5 = prior (GPM)
-      M_4 = conv3x3(cat[0.1 M̂_4, conv3x3(cat[0.1 M_ss, M'_4])]),  M_k = M'_k (k < 4)
+      M_4 = conv3x3(cat[0.1 M̂_4, conv3x3(cat[0.1 M_ss, M'_4])])
+      M_k = M'_k  (k < 4)
 
 **ROBE** (reconstruction-oriented background extraction), the background step:
 a gradient step on the data term with a proximity term ``λ/2 ||B − B_{k+1}||²``
 has the closed form::
 
       B̂_k = (λ B_{k+1} + I − M_k ⊙ I) / (1 + λ)         (λ learned, init 0.01)
-      B_k  = R(cat[M_k, B̂_k, I])                          (R shared by all stages)
+      B_k  = R(cat[M_k, B̂_k, I])              (R shared by all stages)
 
 with R the invertible-coupling U-net
 (:class:`~dunseg.models.layers.InvertibleCouplingUNet`). The initial state is
@@ -369,7 +372,8 @@ class RUNUnfolding(BaseModule):
             return torch.sigmoid(mask_logits)
         return mask_logits
 
-    def background_step(self, mask: torch.Tensor, background_prev: torch.Tensor,
+    def background_step(self, mask: torch.Tensor,
+                        background_prev: torch.Tensor,
                         image: torch.Tensor) -> torch.Tensor:
         """ROBE: ``B̂_k = (λ B_{k+1} + I − M_k ⊙ I) / (1 + λ)``, then
         ``B_k = R(cat[M_k, B̂_k, I])``."""
