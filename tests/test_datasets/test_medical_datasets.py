@@ -507,3 +507,33 @@ def test_joint_four_dataset_config_reaches_the_metric(tmp_path):
     assert 'Dice_ACDC/myocardium' in metrics
     assert 'Dice_HCCTACESeg/tumour' in metrics
     assert metrics['Dice'] == 1.0 and metrics['num_images'] == 9
+
+
+def test_volumes_exported_as_slices_read_back_the_same(tmp_path):
+    import importlib.util
+
+    from ..conftest import REPO_ROOT
+    script = osp.join(REPO_ROOT, 'tools', 'dataset_converters',
+                      'medical_volumes_to_slices.py')
+    spec = importlib.util.spec_from_file_location('to_slices', script)
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    root = tmp_path / 'data'
+    stem = root / 'ACDC' / 'training' / 'patient001' / 'patient001_frame01'
+    write_nifti(f'{stem}.nii.gz', mri_volume())
+    write_nifti(f'{stem}_gt.nii.gz', labels_volume())
+    config = osp.join(REPO_ROOT, 'configs/_base_/datasets/acdc.py')
+    readers = tool.main([config, str(tmp_path / 'slices'), '--split',
+                         'train', '--data-root', str(root)])
+    volumes = ACDCDataset(data_root=str(root / 'ACDC' / 'training'),
+                          foreground_only=True)
+    reader = dict(readers[0])
+    reader.pop('type')
+    slices = MedicalSliceFolderDataset(**reader)
+    assert len(slices) == len(volumes) == 3
+    for i in range(3):
+        a, b = volumes.get_data_info(i), slices.get_data_info(i)
+        np.testing.assert_array_equal(a['gt_img'], b['gt_img'])
+        np.testing.assert_array_equal(a['gt_seg_map'], b['gt_seg_map'])
+        assert b['modality'] == 'MRI' and b['classes'] == a['classes']
+        assert b['dataset_name'] == 'ACDC'
