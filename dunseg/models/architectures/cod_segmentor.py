@@ -72,8 +72,9 @@ class CODSegmentor(BaseModel):
         reconstruction_loss_weights (sequence of float): One per state.
         threshold (float): ``pred_mask = pred_score > threshold``.
         return_stages (bool): Attach every state's maps to the predictions
-            (``stage_states``: masks as probabilities, edges, backgrounds in
-            the network input's normalised space), for visualisation.
+            (``stage_states``: masks as probabilities, edges, backgrounds
+            mapped back to the image range by ``B · std + mean``), for
+            visualisation.
         data_preprocessor (dict, optional): Defaults to
             ``DunSegDataPreprocessor`` with ImageNet mean/std on [0, 1]
             inputs.
@@ -192,6 +193,13 @@ class CODSegmentor(BaseModel):
                         weight * self.reconstruction_loss(recon, inputs))
         return losses
 
+    def _to_image_range(self, image: torch.Tensor) -> torch.Tensor:
+        """Undo the data preprocessor's normalisation (``x · std + mean``)."""
+        preprocessor = self.data_preprocessor
+        if getattr(preprocessor, 'normalize', False):
+            return image * preprocessor.std + preprocessor.mean
+        return image
+
     @torch.no_grad()
     def predict(self,
                 inputs: torch.Tensor,
@@ -208,6 +216,8 @@ class CODSegmentor(BaseModel):
                 maps = [s[key] for s in states if key in s]
                 if key.startswith('mask'):
                     maps = [torch.sigmoid(m) for m in maps]
+                elif key == 'background':
+                    maps = [self._to_image_range(m) for m in maps]
                 stacked[key] = torch.stack(maps, dim=1)
         for i, sample in enumerate(data_samples):
             # Drop the data preprocessor's bottom/right padding, if any.

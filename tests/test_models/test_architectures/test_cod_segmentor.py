@@ -96,6 +96,11 @@ def test_predict_scores_masks_and_stage_states_at_odd_size():
     assert stages['edge'].shape == (4, 1, 96, 64)
     assert stages['background'].shape == (5, 3, 96, 64)
     assert stages['mask_hat'].shape == (1, 1, 96, 64)
+    # B_0 = (1 − σ(M_0)) ⊙ I, drawn in the image range
+    prior = torch.sigmoid(model.extract_states(data['inputs'])[0]['mask'])
+    pre = model.data_preprocessor
+    expected = (1 - prior[0]) * data['inputs'][0] * pre.std + pre.mean
+    torch.testing.assert_close(stages['background'][0], expected)
     logits = model(data['inputs'], mode='tensor')
     torch.testing.assert_close(torch.sigmoid(logits[0]), score)
 
