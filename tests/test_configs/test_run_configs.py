@@ -14,6 +14,8 @@ ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
     # ResNet-50 23,508,032 + RUN 43,498,671 (with its two VSS blocks)
     ('run_r50_cod10k.py', 67_006_703),
     ('run-tiny_synthetic-cod.py', 3_901_087),
+    # Res2Net-50 v1b 23,669,352 + RUN 43,498,671
+    ('run_res2net50_cod10k.py', 67_168_023),
 ])
 def test_run_configs_build_with_the_documented_size(name, params):
     register_all_modules()
