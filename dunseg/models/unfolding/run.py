@@ -312,6 +312,7 @@ class RUNUnfolding(BaseModule):
             ``'mambair'``; see :class:`ReversibleStateSpace`.
         sparsity_channels, sparsity_layers: RSC's CNN.
         background_channels (int): Width of the ROBE U-net (8).
+        image_channels (int): Channels of the image I and of B (3).
         lambda_init (float): Initial λ of the background step (0.01).
         mu_init, sparsity_alpha_init, fidelity_alpha: RSC constants.
     """
