@@ -201,22 +201,35 @@ def test_synthetic_cod_deterministic_and_split_independent():
         assert 'gt_img' not in da
 
 
-def test_synthetic_cod_object_texture_matches_background():
-    """The object is cut from the background's texture: its mean colour is
-    close to that of the ring around it (colour alone does not find it)."""
-    gen = CODSceneGenerator(img_size=(96, 96), split='test')
+def object_ring_colour_difference(difficulty, n=24):
+    """Median over scenes of the largest per-channel difference between
+    the object's mean colour and that of a 7 px ring around it."""
+    gen = CODSceneGenerator(img_size=(96, 96), split='test',
+                            difficulty=difficulty)
     diffs = []
-    for i in range(24):
+    for i in range(n):
         scene = gen(np.random.default_rng([0, 1, i]))
         mask = scene['gt_seg_map'].astype(bool)
         ring = cv2.dilate(mask.astype(np.uint8), np.ones((15, 15), np.uint8)
                           ).astype(bool) & ~mask
         diffs.append(np.abs(scene['img'][mask].mean(0) -
                             scene['img'][ring].mean(0)).max())
-    # Colour shift of at most 8 % plus texture variation: the median object
-    # differs from its surroundings by a few grey levels per channel.
-    assert np.median(diffs) < 0.08
+    return float(np.median(diffs))
+
+
+def test_synthetic_cod_object_texture_matches_background():
+    """The object is cut from the background's texture: its mean colour is
+    close to that of the ring around it (colour alone does not find it),
+    and the difficulty presets order how close."""
+    hard = object_ring_colour_difference('hard')
+    easy = object_ring_colour_difference('easy')
+    # 'hard': a colour shift of at most 8 % plus texture variation, a few
+    # grey levels per channel for the median object.
+    assert hard < 0.08
+    assert hard < easy < 0.25
     assert set(SHAPE_KINDS) == {'horse', 'blob', 'elongated', 'multipart'}
+    with pytest.raises(ValueError, match='difficulty'):
+        CODSceneGenerator(difficulty='trivial')
 
 
 def test_synthetic_cod_degraded_keeps_clean_image():

@@ -20,7 +20,7 @@ synthetic test split, clean and with each NUN degradation:
 ::
 
     python tools/analysis_tools/cod_baselines.py --num 200 \\
-        --out work_dirs/cod_baselines.json \\
+        --difficulty easy --out work_dirs/cod_baselines.json \\
         --grid docs/images/synthetic_cod_samples.png
 
 Prints a Markdown table (set x predictor: Sα, MAE, maxFm, meanEm).
@@ -115,14 +115,14 @@ def evaluate(dataset, predictors=PREDICTORS):
     return {name: summarize_cod_records(r) for name, r in records.items()}
 
 
-def test_sets(num, img_size, seed, level):
-    sets = [SyntheticCODDataset(num_samples=num, img_size=img_size,
-                                seed=seed, split='test')]
-    for kind in KINDS:
+def test_sets(num, img_size, seed, level, difficulty='easy', kinds=KINDS):
+    common = dict(num_samples=num, img_size=img_size, seed=seed,
+                  split='test', difficulty=difficulty)
+    sets = [SyntheticCODDataset(**common)]
+    for kind in kinds:
         sets.append(
-            SyntheticCODDataset(num_samples=num, img_size=img_size,
-                                seed=seed, split='test',
-                                degradation=dict(kind=kind, level=level)))
+            SyntheticCODDataset(degradation=dict(kind=kind, level=level),
+                                **common))
     return sets
 
 
@@ -134,9 +134,10 @@ def _label(tile: np.ndarray, text: str) -> np.ndarray:
     return tile
 
 
-def draw_grid(path, rows=6, img_size=(128, 128), seed=0, level='medium'):
+def draw_grid(path, rows=6, img_size=(128, 128), seed=0, level='medium',
+              difficulty='easy'):
     """Rows of: clean image, mask, edge, then the four degradations."""
-    sets = test_sets(rows, img_size, seed, level)
+    sets = test_sets(rows, img_size, seed, level, difficulty)
     lines = []
     for i in range(rows):
         clean = sets[0].get_data_info(i)
@@ -183,18 +184,25 @@ def main(argv=None):
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--level', default='medium',
                         choices=('light', 'medium', 'heavy'))
+    parser.add_argument('--difficulty', default='easy',
+                        choices=('easy', 'medium', 'hard'))
+    parser.add_argument('--kinds', nargs='*', default=list(KINDS),
+                        choices=KINDS, help='degraded sets to add to the '
+                        'clean one (none: clean only)')
     parser.add_argument('--out', help='JSON file for the results')
     parser.add_argument('--grid', help='PNG file for a grid of samples')
     parser.add_argument('--grid-only', action='store_true')
     args = parser.parse_args(argv)
     size = (args.img_size, args.img_size)
     if args.grid:
-        draw_grid(args.grid, img_size=size, seed=args.seed, level=args.level)
+        draw_grid(args.grid, img_size=size, seed=args.seed, level=args.level,
+                  difficulty=args.difficulty)
         print(f'sample grid written to {args.grid}')
     if args.grid_only:
         return None
     results = {}
-    for dataset in test_sets(args.num, size, args.seed, args.level):
+    for dataset in test_sets(args.num, size, args.seed, args.level,
+                             args.difficulty, args.kinds):
         results[dataset.dataset_name] = evaluate(dataset)
     print(markdown_table(results))
     if args.out:

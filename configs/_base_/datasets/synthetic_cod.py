@@ -10,6 +10,10 @@
 dataset_type = 'SyntheticCODDataset'
 img_size = (128, 128)  # (H, W)
 num_test = 200
+# 'easy' (learnable from scratch in minutes on a CPU), 'medium' or 'hard':
+# how closely objects match their surroundings (DIFFICULTIES in
+# dunseg/datasets/synthetic_cod.py); colour thresholds fail on all three.
+difficulty = 'easy'
 
 train_pipeline = [
     # RUN's augmentations, the crop border scaled to the small images.
@@ -32,6 +36,7 @@ def _test_set(degradation=None):
         img_size=img_size,
         seed=0,
         split='test',
+        difficulty=difficulty,
         degradation=degradation,
         pipeline=test_pipeline)
 
@@ -48,6 +53,7 @@ train_dataloader = dict(
         img_size=img_size,
         seed=0,
         split='train',
+        difficulty=difficulty,
         pipeline=train_pipeline))
 val_dataloader = dict(
     batch_size=8,
