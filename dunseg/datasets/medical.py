@@ -338,7 +338,8 @@ class MedicalVolumeDataset(_MedicalSampleMixin, BaseDataset):
     implement :meth:`list_cases` (``[dict(case_id, img_path, seg_map_path,
     ...)]``) and :meth:`read_case` (``(image (Z, H, W) raw intensities,
     labels (Z, H, W) raw values)``); the slice count of a case comes from
-    :meth:`num_slices`.
+    :meth:`num_slices` and, with ``foreground_only``, the labels from
+    :meth:`read_labels` (NIfTI by default).
 
     Args:
         data_root (str): Dataset directory (see the subclass for the
@@ -427,6 +428,11 @@ class MedicalVolumeDataset(_MedicalSampleMixin, BaseDataset):
     def read_case(self, case: dict) -> Tuple[np.ndarray, np.ndarray]:
         raise NotImplementedError
 
+    def read_labels(self, case: dict) -> np.ndarray:
+        """Only the raw label volume (Z, H, W), for ``foreground_only``
+        at construction (images are not read then)."""
+        return load_nifti(case['seg_map_path'])
+
     def num_slices(self, case: dict) -> int:
         """Slices of a NIfTI case, from its header (axis 2)."""
         shape = nifti_shape(case['img_path'])
@@ -469,7 +475,8 @@ class MedicalVolumeDataset(_MedicalSampleMixin, BaseDataset):
         data_list = []
         for case_index, case in enumerate(cases):
             if self.foreground_only:
-                _, labels = self._volume(case_index)
+                labels = self._map_labels(self.read_labels(case),
+                                          case['seg_map_path'])
                 counts = (labels > 0).reshape(len(labels), -1).sum(1)
                 slices = [int(k) for k in np.flatnonzero(
                     counts >= self.min_foreground)]
@@ -892,14 +899,17 @@ class HCCTACESegDataset(MedicalVolumeDataset):
             return super().num_slices(case)
         return len(case['ct_files'])
 
+    def read_labels(self, case):
+        if self.layout == 'nifti':
+            return load_nifti(case['seg_map_path'])
+        return load_dicom_seg(case['seg_map_path'], case['ct_uids'],
+                              case['ct_z'], case['segment_classes'])
+
     def read_case(self, case):
         if self.layout == 'nifti':
             return (load_nifti(case['img_path']),
                     load_nifti(case['seg_map_path']))
-        image = load_dicom_series(case['ct_files'])
-        labels = load_dicom_seg(case['seg_map_path'], case['ct_uids'],
-                                case['ct_z'], case['segment_classes'])
-        return image, labels
+        return load_dicom_series(case['ct_files']), self.read_labels(case)
 
     def _map_labels(self, labels, source):
         if self.layout == 'dicom':  # already class indices

@@ -537,3 +537,33 @@ def test_volumes_exported_as_slices_read_back_the_same(tmp_path):
         np.testing.assert_array_equal(a['gt_seg_map'], b['gt_seg_map'])
         assert b['modality'] == 'MRI' and b['classes'] == a['classes']
         assert b['dataset_name'] == 'ACDC'
+
+
+def test_images_are_read_lazily_and_cached(tmp_path, monkeypatch):
+    from dunseg.datasets import medical
+    for patient in ('patient001', 'patient002', 'patient003'):
+        stem = tmp_path / patient / f'{patient}_frame01'
+        write_nifti(f'{stem}.nii.gz', mri_volume())
+        write_nifti(f'{stem}_gt.nii.gz', labels_volume())
+    reads = []
+    real = medical.load_nifti
+    monkeypatch.setattr(medical, 'load_nifti',
+                        lambda path: reads.append(path) or real(path))
+    ds = ACDCDataset(data_root=str(tmp_path), foreground_only=True,
+                     cache_size=2)
+    # construction read the three label volumes only
+    assert len(reads) == 3 and all(p.endswith('_gt.nii.gz') for p in reads)
+    reads.clear()
+    for i in range(len(ds)):  # 3 slices per case, in order
+        ds.get_data_info(i)
+    assert len(reads) == 6  # image + labels once per case
+    ds.get_data_info(3)  # patient002: still cached (cache_size=2)
+    assert len(reads) == 6
+    ds.get_data_info(0)  # patient001 was evicted
+    assert len(reads) == 8
+    # a damaged image fails when its slice is read, naming the file
+    bad = tmp_path / 'patient003' / 'patient003_frame01.nii.gz'
+    bad.write_bytes(b'not a nifti file')
+    ds = ACDCDataset(data_root=str(tmp_path), foreground_only=True)
+    with pytest.raises(IOError, match='patient003_frame01.nii.gz'):
+        ds.get_data_info(len(ds) - 1)
