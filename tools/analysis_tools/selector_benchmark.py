@@ -9,7 +9,7 @@ would be scored), all single-image, on this machine::
 
     python tools/analysis_tools/selector_benchmark.py
     python tools/analysis_tools/selector_benchmark.py --sizes 64 352 \
-        --reference-config configs/vlunet/vlunet-tiny_synthetic-degradation-64x64.py
+        --reference-config CONFIG   # another reference model
 
 pyiqa selectors are timed only with ``--pyiqa`` and pyiqa installed (with
 random weights: the cost does not depend on them).

@@ -274,12 +274,12 @@ def convert_daclip_state_dict(official: dict,
     Official layout (``DaCLIP`` of daclip-uir; manifest
     ``daclip_vit-b-32.json``: 631 tensors, 246,213,634 parameters)::
 
-        clip.*                                         -> clip.*
-        visual.*  (= clip.visual, the same module saved twice)  dropped
-        visual_control.transformer.transformer.*       -> controller.transformer.*
-        visual_control.transformer.zero_modules.N.*    -> zero_linears.N.*
-        visual_control.*  (conv1, embeddings, ln, proj) -> controller.*
-        logit_scale                                    -> logit_scale
+        clip.*                                    -> clip.*
+        visual.* (clip.visual saved a second time) -> dropped (checked)
+        visual_control.transformer.transformer.*  -> controller.transformer.*
+        visual_control.transformer.zero_modules.N.* -> zero_linears.N.*
+        visual_control.* (conv1, embeddings, ln, proj) -> controller.*
+        logit_scale                               -> logit_scale
 
     A ``module.`` prefix (DDP) is stripped.
 

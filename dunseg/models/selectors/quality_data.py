@@ -14,7 +14,7 @@ by two families (the issue's recipe):
 Their full-reference PSNR against the clean image is the quality a selector
 should rank by.
 """
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
 import torch

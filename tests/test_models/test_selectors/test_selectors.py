@@ -72,8 +72,8 @@ def test_combination_normalises_each_metric_before_summing():
     combined = CombinedIQASelector([topiq, musiq, qalign])
     index, scores = combined(candidates)
     assert index.tolist() == [0]
-    torch.testing.assert_close(
-        scores, torch.tensor([[1 + 2 / 3 + 1, 0 + 1 + 0, 1 / 3 + 0 + 1 / 1.9]]))
+    expected = [[1 + 2 / 3 + 1, 0 + 1 + 0, 1 / 3 + 0 + 1 / 1.9]]
+    torch.testing.assert_close(scores, torch.tensor(expected))
     # summed raw, MUSIQ's scale alone decides
     raw_index, _ = CombinedIQASelector([topiq, musiq, qalign],
                                        normalize='none')(candidates)
@@ -137,3 +137,25 @@ def test_learned_selector_ranks_held_out_restorations():
 def test_learned_selector_weights_must_exist(tmp_path):
     with pytest.raises(FileNotFoundError, match='train_quality_selector'):
         LearnedQualitySelector(str(tmp_path / 'none.pth'))
+
+
+def test_fitting_script_writes_loadable_weights(tmp_path):
+    """tools/analysis_tools/train_quality_selector.py (tiny run) writes a
+    file LearnedQualitySelector loads."""
+    import os.path as osp
+    import subprocess
+    root = osp.dirname(osp.dirname(osp.dirname(osp.dirname(
+        osp.abspath(__file__)))))
+    out = tmp_path / 'quality.pth'
+    result = subprocess.run([
+        sys.executable,
+        osp.join(root, 'tools', 'analysis_tools',
+                 'train_quality_selector.py'), '--num-pairs', '16',
+        '--levels', '2', '--steps', '20', '--members', '2', '--out', str(out)
+    ], capture_output=True, text=True, cwd=root)
+    assert result.returncode == 0, result.stderr
+    selector = LearnedQualitySelector(str(out), members=2)
+    index, scores = selector(torch.rand(1, 3, 3, 32, 32))
+    assert scores.shape == (1, 3) and torch.isfinite(scores).all()
+    with pytest.raises(RuntimeError, match='members'):
+        LearnedQualitySelector(str(out), members=5)
