@@ -200,12 +200,13 @@ class GenerateEdgeFromMask(BaseTransform):
 
     For datasets without edge maps (CAMO, CHAMELEON, NC4K, user data) and
     the synthetic data. Put it after the geometric transforms so the band
-    has ``width`` pixels at the network's resolution.
+    is measured in pixels at the network's resolution.
 
     Args:
-        width (int): Band width in pixels (odd), see :func:`mask_boundary`.
-            Defaults to 5 (about the 3-6 px edges of RUN's ``Edge`` folder
-            after resizing to 352-384 px).
+        width (int): Structuring element size (odd), see
+            :func:`mask_boundary`. Defaults to 5: a band of 2 px on each side
+            of the contour. (The thickness of the edge maps RUN trains with
+            is not documented; compare yours with ``Edge/`` and set it.)
         overwrite (bool): Replace an edge map loaded from disk. Defaults to
             False (keep it).
     """
