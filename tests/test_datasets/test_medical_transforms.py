@@ -91,6 +91,14 @@ def test_test_masks_are_fixed_per_image_and_reproducible():
     np.testing.assert_array_equal(first, again)
 
 
+def test_a_forced_pattern_keeps_the_image_modality():
+    out = KSpaceUndersample(modality='CT', seed=0)(medical_results('MRI'))
+    assert out['kspace_pattern'] == 'radial' and out['modality'] == 'MRI'
+    bare = medical_results()
+    del bare['modality']
+    assert KSpaceUndersample(modality='MRI')(bare)['modality'] == 'MRI'
+
+
 def test_fixed_number_of_spokes():
     few = KSpaceUndersample('CT', num_spokes=4, seed=0)(
         medical_results('CT', (64, 64)))

@@ -143,7 +143,7 @@ class KSpaceUndersample(BaseTransform):
     Added keys: ``img`` (float32 (H, W)), ``kspace_mask`` (float32 (H, W),
     centred), ``kspace_pattern`` (``'radial'``/``'cartesian'``),
     ``kspace_acceleration`` (``H·W / ΣM`` of this mask), ``kspace_seed``,
-    ``modality`` (when given here).
+    ``modality`` (when the results have none).
 
     Args:
         modality (str): ``'auto'`` (read ``results['modality']``), ``'CT'``
@@ -228,7 +228,8 @@ class KSpaceUndersample(BaseTransform):
         results['kspace_pattern'] = MODALITY_PATTERNS[modality]
         results['kspace_acceleration'] = float(mask.size / max(mask.sum(), 1))
         results['kspace_seed'] = seed
-        results['modality'] = modality
+        # a forced pattern does not change what the image is
+        results.setdefault('modality', modality)
         return results
 
     def __repr__(self) -> str:
