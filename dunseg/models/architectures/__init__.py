@@ -1,7 +1,9 @@
 from .clip_adapter_classifier import CLIPAdapterClassifier
 from .cod_segmentor import CODSegmentor
+from .nun_segmentor import NUNSegmentor
 from .restorer import Restorer, stack_gt_images
 from .unfolding_segmentor import UnfoldingSegmentor
 
 __all__ = ['CLIPAdapterClassifier', 'UnfoldingSegmentor', 'Restorer', 'stack_gt_images']
 __all__ += ['CODSegmentor']
+__all__ += ['NUNSegmentor']

@@ -1,0 +1,554 @@
+"""NUN: Nested Unfolding Network for real-world concealed object segmentation
+(He et al., arXiv 2511.18164, ECCV 2026). No official code is published;
+``../shared/ANCHORS.md`` §6 collects what the paper states. Where it is
+silent, the choice below follows its equations and RUN's code
+(:mod:`dunseg.models.unfolding.run`, on which NUN builds) and is a
+constructor argument.
+
+A degraded image Y holds a concealed object. NUN alternates, over K = 4
+stages of an outer *segmentation-oriented* unfolding (SODUN), a mask step, a
+background step and an inner *degradation-resistant* unfolding (DeRUN) that
+restores the image the next stage segments. SODUN minimises
+
+    L(F, B) = ½ ||X − F − B||² + β φ(F) + λ ϕ(B),   F = X ⊙ M
+
+on the stage's restored image X (the paper's Y replaced by the selected
+restoration X_{k−1}, X_0 = Y), with the steps (paper Sec. 4.1)::
+
+    M̂_k = M_{k−1} − α_M · X_{k−1} ⊙ (X_{k−1} ⊙ M_{k−1} + B_{k−1} − X_{k−1})
+    M_k  = prox_M(M̂_k; E(X_{k−1}), E(Y))          visual state-space blocks
+    B̂_k = B_{k−1} − α_B · (B_{k−1} + X_{k−1} ⊙ M_k − X_{k−1})
+    B_k  = prox_B(B̂_k)                             3-level U-shaped net
+
+DeRUN (:class:`DeRUN`, paper Sec. 4.2) then restores ``Y = D X + N`` with an
+unknown D in N_k iterations (N = {4, 3, 3, 2})::
+
+    RC_D(X)  = σ_{k,n} ⊙ (CRC(X) + X) + μ_{k,n}          (CRC = conv-ReLU-conv)
+    X̂_{k,n} = X_{k,n−1} − α_X · RC_Dᵀ(RC_D(X_{k,n−1}) − X_{k−1})
+    X_{k,n}  = X1(X̂_{k,n}) + X2(B_k, M_k, Y)
+
+with {σ, μ} conditioned on a degradation vector d (a frozen DA-CLIP, or any
+prior head: ``σ = 1 + conv3(li(d))``, ``μ = conv3(li(d))``) or learned
+directly (the "implicit" variant, ``prior_dim=None``). The bi-directional
+unfolding interaction (BUI, Sec. 4.3) scores every iterate X_{k,1..N_k} with
+an image-quality selector and passes the best one, X_k, to the next stage;
+the second best feeds the cross-stage consistency loss.
+
+Choices where the paper is silent (all constructor arguments):
+
+- Stage k works on context level 5 − k of RUN's aggregation (stride 32 at
+  stage 1 down to stride 4 at stage 4), as RUN's stages do.
+- ``prox_M``: the gradient-step mask M̂_k, as logits, is the residual base of
+  RUN's reverse-attention edge unit, whose features are the context
+  features of the restored and the original image fused by a 1x1 conv and
+  refined by ``num_vss_blocks`` visual state-space blocks.
+  (``restored_features``: the encoder sees the stage-1 restoration once and
+  its features serve stages 2..K (``'first_restoration'``, the default,
+  which keeps NUN-R50 near the paper's 51.72 G), or every stage's input
+  restoration (``'every_stage'``), or only Y (``'none'``, an ablation).)
+- ``prox_B``: RUN's invertible-coupling U-net on cat[σ(M_k), B̂_k, X_{k−1}],
+  shared by all stages as in RUN.
+- Masks are logits; they enter the data terms as σ(M).
+- X1 is a small residual conv net, X2 a conv net on cat[B_k, σ(M_k), Y];
+  their last layers and CRC's start at zero, so an untrained DeRUN returns
+  its input (training starts from the identity restoration).
+- The consistency loss compares the next stage's mask computed from the
+  best and from the second-best restoration (:class:`NUN` returns both).
+"""
+import math
+from typing import Callable, Dict, List, Optional, Sequence, Union
+
+import torch
+import torch.nn.functional as F
+from mmengine.model import BaseModule
+from torch import nn
+
+from dunseg.registry import MODELS
+from ..layers.cod_modules import (ContextModule, CrossLevelAggregation,
+                                  GlobalPriorModule, IntraLevelAggregation,
+                                  InvertibleCouplingUNet, ReverseEdgeUnit)
+from ..selectors.base import gather_candidates
+
+State = Dict[str, torch.Tensor]
+
+
+# ------------------------------------------------------------------ DeRUN
+class ResidualConvOperator(nn.Module):
+    """``RC(X) = σ ⊙ (CRC(X) + X) + μ``, a learned stand-in for the unknown
+    degradation operator D (or its transpose); CRC = conv3x3-ReLU-conv3x3.
+
+    CRC's last conv starts at zero, so the operator starts as the identity
+    and an untrained DeRUN leaves its input unchanged.
+    """
+
+    def __init__(self, image_channels: int, channels: int) -> None:
+        super().__init__()
+        self.crc = nn.Sequential(
+            nn.Conv2d(image_channels, channels, 3, padding=1), nn.ReLU(),
+            nn.Conv2d(channels, image_channels, 3, padding=1))
+        nn.init.zeros_(self.crc[-1].weight)
+        nn.init.zeros_(self.crc[-1].bias)
+
+    def forward(self, x: torch.Tensor, sigma: torch.Tensor,
+                mu: torch.Tensor) -> torch.Tensor:
+        return sigma * (self.crc(x) + x) + mu
+
+
+class DegradationModulation(nn.Module):
+    """{σ, μ} of one residual operator from a degradation vector d.
+
+    Explicit (``prior_dim`` given): ``li(d)`` is reshaped to a
+    ``spatial x spatial`` map per image channel, a 3x3 conv refines it and
+    it is resized to the image; σ = 1 + that, μ = that (second head). The
+    linear layers and the conv biases start at zero, so every operator
+    starts as ``CRC(X) + X``. Implicit (``prior_dim=None``): σ and μ are learned
+    per-channel constants.
+    """
+
+    def __init__(self, image_channels: int, prior_dim: Optional[int],
+                 spatial: int = 4) -> None:
+        super().__init__()
+        self.image_channels = image_channels
+        self.prior_dim = prior_dim
+        self.spatial = spatial
+        if prior_dim is None:
+            self.sigma = nn.Parameter(torch.ones(1, image_channels, 1, 1))
+            self.mu = nn.Parameter(torch.zeros(1, image_channels, 1, 1))
+            return
+        size = image_channels * spatial * spatial
+        self.linear_sigma = nn.Linear(prior_dim, size)
+        self.linear_mu = nn.Linear(prior_dim, size)
+        for linear in (self.linear_sigma, self.linear_mu):
+            nn.init.zeros_(linear.weight)
+            nn.init.zeros_(linear.bias)
+        self.conv_sigma = nn.Conv2d(image_channels, image_channels, 3,
+                                    padding=1)
+        self.conv_mu = nn.Conv2d(image_channels, image_channels, 3,
+                                 padding=1)
+        for conv in (self.conv_sigma, self.conv_mu):
+            nn.init.zeros_(conv.bias)
+
+    def forward(self, prior: Optional[torch.Tensor], like: torch.Tensor):
+        if self.prior_dim is None:
+            return self.sigma, self.mu
+        if prior is None or prior.dim() != 2 or \
+                prior.shape[1] != self.prior_dim:
+            raise ValueError(
+                f'DeRUN: the degradation prior must be (N, {self.prior_dim}) '
+                f'(prior_dim), got {None if prior is None else tuple(prior.shape)}'
+                '; give the prior head whose embedding has that length, or '
+                'prior_dim=None for the implicit variant')
+        shape = (len(prior), self.image_channels, self.spatial, self.spatial)
+
+        def field(linear, conv):
+            value = conv(linear(prior).view(shape))
+            return F.interpolate(value, size=like.shape[2:], mode='bilinear',
+                                 align_corners=False)
+
+        return (1 + field(self.linear_sigma, self.conv_sigma),
+                field(self.linear_mu, self.conv_mu))
+
+
+class ResBlock(nn.Sequential):
+
+    def __init__(self, channels: int) -> None:
+        super().__init__(
+            nn.Conv2d(channels, channels, 3, padding=1), nn.ReLU(),
+            nn.Conv2d(channels, channels, 3, padding=1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + super().forward(x)
+
+
+class DeRUNIteration(nn.Module):
+    """One DeRUN iteration n of stage k (paper Eqs. for X̂_{k,n}, X_{k,n})."""
+
+    def __init__(self, image_channels: int, operator_channels: int,
+                 prox_channels: int, prox_blocks: int, cue_channels: int,
+                 prior_dim: Optional[int], prior_spatial: int,
+                 step_init: float) -> None:
+        super().__init__()
+        self.forward_operator = ResidualConvOperator(image_channels,
+                                                     operator_channels)
+        self.adjoint_operator = ResidualConvOperator(image_channels,
+                                                     operator_channels)
+        self.forward_modulation = DegradationModulation(
+            image_channels, prior_dim, prior_spatial)
+        self.adjoint_modulation = DegradationModulation(
+            image_channels, prior_dim, prior_spatial)
+        self.step = nn.Parameter(torch.tensor(float(step_init)))
+        self.x1 = nn.Sequential(
+            nn.Conv2d(image_channels, prox_channels, 3, padding=1),
+            *[ResBlock(prox_channels) for _ in range(prox_blocks)],
+            nn.Conv2d(prox_channels, image_channels, 3, padding=1))
+        self.x2 = nn.Sequential(
+            nn.Conv2d(2 * image_channels + 1, cue_channels, 3, padding=1),
+            nn.ReLU(), nn.Conv2d(cue_channels, image_channels, 3, padding=1))
+        # X1 and X2 add residuals that start at zero: the first iterate of
+        # an untrained DeRUN is its input (identity operators, see above)
+        for conv in (self.x1[-1], self.x2[-1]):
+            nn.init.zeros_(conv.weight)
+            nn.init.zeros_(conv.bias)
+
+    def forward(self, x: torch.Tensor, observation: torch.Tensor,
+                cues: torch.Tensor, prior: Optional[torch.Tensor]
+                ) -> torch.Tensor:
+        sigma, mu = self.forward_modulation(prior, x)
+        residual = self.forward_operator(x, sigma, mu) - observation
+        sigma_t, mu_t = self.adjoint_modulation(prior, x)
+        x_hat = x - self.step * self.adjoint_operator(residual, sigma_t, mu_t)
+        return x_hat + self.x1(x_hat) + self.x2(cues)
+
+
+@MODELS.register_module()
+class DeRUN(BaseModule):
+    """Degradation-resistant unfolding network: NUN's inner restorer.
+
+    ``forward(observation, image, mask, background, prior=None,
+    prior_fn=None)`` runs ``num_iterations`` iterations from
+    ``X_{k,0} = observation`` and returns the list of iterates
+    ``[X_{k,1}, ..., X_{k,N}]``. ``mask`` are probabilities σ(M_k),
+    ``background`` B_k and ``image`` the degraded input Y (X2's cues).
+    ``prior`` is the degradation vector d (N, prior_dim); with ``prior_fn``
+    (a callable image -> vector) it is recomputed from every iterate's input
+    (``d_{k,n} = DA-CLIP(X_{k,n−1})``, the paper's per-iteration schedule).
+
+    Any module with this forward can replace DeRUN in :class:`NUN`
+    (``inner_cfg``), e.g. another unfolding restorer.
+
+    Args:
+        num_iterations (int): N_k.
+        image_channels (int): 3 for RGB.
+        operator_channels (int): Width of CRC in RC_D and RC_Dᵀ.
+        prox_channels, prox_blocks: X1's width and residual blocks.
+        cue_channels (int): X2's width.
+        prior_dim (int, optional): Length of d; None = implicit σ, μ.
+        prior_spatial (int): Side of the σ/μ map li(d) is reshaped to.
+        step_init (float): Initial α_X.
+    """
+
+    def __init__(self,
+                 num_iterations: int = 4,
+                 image_channels: int = 3,
+                 operator_channels: int = 16,
+                 prox_channels: int = 32,
+                 prox_blocks: int = 2,
+                 cue_channels: int = 16,
+                 prior_dim: Optional[int] = 512,
+                 prior_spatial: int = 4,
+                 step_init: float = 0.5,
+                 init_cfg: Optional[dict] = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        if num_iterations < 1:
+            raise ValueError(f'DeRUN: num_iterations must be >= 1, got '
+                             f'{num_iterations}')
+        self.num_iterations = num_iterations
+        self.prior_dim = prior_dim
+        self.iterations = nn.ModuleList(
+            DeRUNIteration(image_channels, operator_channels, prox_channels,
+                           prox_blocks, cue_channels, prior_dim,
+                           prior_spatial, step_init)
+            for _ in range(num_iterations))
+
+    def forward(self,
+                observation: torch.Tensor,
+                image: torch.Tensor,
+                mask: torch.Tensor,
+                background: torch.Tensor,
+                prior: Optional[torch.Tensor] = None,
+                prior_fn: Optional[Callable] = None) -> List[torch.Tensor]:
+        cues = torch.cat([background, mask, image], dim=1)
+        x = observation
+        iterates = []
+        for iteration in self.iterations:
+            if prior_fn is not None:
+                prior = prior_fn(x)
+            x = iteration(x, observation, cues, prior)
+            iterates.append(x)
+        return iterates
+
+
+# ------------------------------------------------------------------ SODUN
+class MaskProximal(nn.Module):
+    """prox_M of one SODUN stage: VSS blocks on the fused features of the
+    restored and the original image, then RUN's reverse-attention edge unit
+    around the gradient-step mask (logits) as residual base."""
+
+    def __init__(self, channels: int, vss_cfg: Optional[dict],
+                 num_vss_blocks: int) -> None:
+        super().__init__()
+        self.fuse = nn.Conv2d(2 * channels + 1, channels, 1)
+        blocks = []
+        if vss_cfg is not None:
+            for _ in range(num_vss_blocks):
+                cfg = dict(vss_cfg)
+                cfg['hidden_dim'] = channels
+                blocks.append(MODELS.build(cfg))
+        self.state_space = nn.Sequential(*blocks)
+        self.read_out = ReverseEdgeUnit(channels, channels)
+
+    def forward(self, mask_hat_logits: torch.Tensor,
+                restored: torch.Tensor, original: torch.Tensor):
+        base = F.interpolate(mask_hat_logits, size=restored.shape[2:],
+                             mode='bilinear', align_corners=False)
+        z = self.fuse(torch.cat([restored, original, torch.sigmoid(base)], 1))
+        return self.read_out(self.state_space(z), base)
+
+
+def mask_gradient_step(mask: torch.Tensor, background: torch.Tensor,
+                       restored: torch.Tensor,
+                       step: torch.Tensor) -> torch.Tensor:
+    """SODUN's mask gradient step on ½||X − X ⊙ M − B||² (probabilities)::
+
+        M̂_k = M_{k−1} − α_M · X ⊙ (X ⊙ M_{k−1} + B_{k−1} − X)
+
+    The data term sums over colour channels; the gradient is averaged over
+    them so that α_M does not depend on the channel count.
+    """
+    gradient = restored * (restored * mask + background - restored)
+    return mask - step * gradient.mean(dim=1, keepdim=True)
+
+
+def background_gradient_step(mask: torch.Tensor, background: torch.Tensor,
+                             restored: torch.Tensor,
+                             step: torch.Tensor) -> torch.Tensor:
+    """SODUN's background gradient step (probabilities M_k)::
+
+        B̂_k = B_{k−1} − α_B · (B_{k−1} + X ⊙ M_k − X)
+    """
+    return background - step * (background + restored * mask - restored)
+
+
+def _logit(prob: torch.Tensor, eps: float = 1e-4) -> torch.Tensor:
+    prob = prob.clamp(eps, 1 - eps)
+    return torch.log(prob) - torch.log1p(-prob)
+
+
+@MODELS.register_module()
+class NUN(BaseModule):
+    """NUN's nested unfolding: SODUN stages, each with a DeRUN inside.
+
+    ``forward(image, encode, prior=None, prior_fn=None, selector=None,
+    reference=None, with_second_best=False)``:
+
+    - ``image``: the degraded input Y, (N, 3, H, W) in [0, 1];
+    - ``encode``: callable image -> four encoder feature maps (the
+      architecture's encoder, ImageNet normalisation included);
+    - ``prior``: the degradation vector d of Y (N, D), or ``prior_fn`` to
+      recompute it from every DeRUN iterate's input (None and None: the
+      implicit variant);
+    - ``selector``: the BUI selector (``forward(candidates, reference)`` ->
+      ``(index, scores)``); None takes the last iterate;
+    - ``with_second_best``: also compute each stage k >= 2's mask from the
+      second-best restoration of stage k−1 (``mask_second``), for the
+      cross-stage consistency loss.
+
+    Returns the states: ``{mask, background, image}`` (M_0, B_0, X_0 = Y)
+    then per stage ``{mask, background, edge, image, iterates, scores,
+    selected}`` (``image`` the selected X_k, ``iterates`` (N, N_k, 3, H, W),
+    ``scores`` (N, N_k)). Masks are logits at the input size.
+
+    Args:
+        in_channels (sequence of int): The encoder's four level widths.
+        channels (int): Width of the context features and mask proximals.
+        inner_iterations (sequence of int): N_k per stage; its length is K.
+        inner_cfg (dict): The inner restorer (``DeRUN``); ``num_iterations``
+            is set per stage.
+        vss_cfg (dict, optional): The VSS block of the mask proximal;
+            ``hidden_dim`` is filled in. None = no state-space blocks (an
+            ablation, the paper's "CNN instead of VSS").
+        num_vss_blocks (int): VSS blocks per stage.
+        background_channels (int): Width of the background U-net.
+        share_background_net (bool): One U-net for all stages (RUN).
+        restored_features (str): ``'first_restoration'``, ``'every_stage'``
+            or ``'none'`` (module docstring).
+        mask_step_init, background_step_init (float): α_M, α_B.
+    """
+
+    def __init__(self,
+                 in_channels: Sequence[int] = (256, 512, 1024, 2048),
+                 channels: int = 64,
+                 inner_iterations: Sequence[int] = (4, 3, 3, 2),
+                 inner_cfg: dict = dict(type='DeRUN', prior_dim=512),
+                 vss_cfg: Optional[dict] = dict(
+                     type='VSSBlock', d_state=16, expand=2.0, d_conv=3),
+                 num_vss_blocks: int = 1,
+                 background_channels: int = 8,
+                 share_background_net: bool = True,
+                 restored_features: str = 'first_restoration',
+                 image_channels: int = 3,
+                 mask_step_init: float = 1.0,
+                 background_step_init: float = 0.5,
+                 init_cfg: Optional[dict] = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        if len(in_channels) != 4:
+            raise ValueError('NUN needs four encoder levels (strides 4, 8, '
+                             f'16, 32), got in_channels={tuple(in_channels)}')
+        if not 1 <= len(inner_iterations) <= 4:
+            raise ValueError('NUN: inner_iterations gives N_k per stage, '
+                             'one to four stages (one per encoder level), '
+                             f'got {tuple(inner_iterations)}')
+        modes = ('first_restoration', 'every_stage', 'none')
+        if restored_features not in modes:
+            raise ValueError(f'NUN: restored_features must be one of {modes}, '
+                             f'got {restored_features!r}')
+        self.num_stages = len(inner_iterations)
+        self.restored_features = restored_features
+        self.context = ContextModule(in_channels, channels)
+        self.intra = IntraLevelAggregation(channels, channels)
+        self.cross = CrossLevelAggregation(channels)
+        self.fuse_levels = nn.Conv2d(channels * 2, channels, 1)
+        self.prior_module = GlobalPriorModule(in_channels=in_channels[-1])
+        self.mask_prox = nn.ModuleList(
+            MaskProximal(channels, vss_cfg, num_vss_blocks)
+            for _ in range(self.num_stages))
+        num_nets = 1 if share_background_net else self.num_stages
+        self.background_prox = nn.ModuleList(
+            InvertibleCouplingUNet(2 * image_channels + 1,
+                                   background_channels, image_channels)
+            for _ in range(num_nets))
+        self.mask_steps = nn.Parameter(
+            torch.full((self.num_stages, ), float(mask_step_init)))
+        self.background_steps = nn.Parameter(
+            torch.full((self.num_stages, ), float(background_step_init)))
+        self.inner = nn.ModuleList()
+        for iterations in inner_iterations:
+            cfg = dict(inner_cfg)
+            cfg['num_iterations'] = int(iterations)
+            self.inner.append(MODELS.build(cfg))
+
+    @property
+    def stage_names(self):
+        return ('prior', ) + tuple(f'stage{k}'
+                                   for k in range(1, self.num_stages + 1))
+
+    # ------------------------------------------------------------ pieces
+    def aggregate(self, features: Sequence[torch.Tensor]
+                  ) -> List[torch.Tensor]:
+        """RUN's context features F_1..F_4 (ETM, then IAF + CAF top-down)."""
+        context = self.context(features)
+        intra = [self.intra(f) for f in context]
+        fused = [None, None, None, context[3]]
+        coarse = intra[3]
+        for level in (2, 1, 0):
+            cross = self.cross(coarse, intra[level])
+            fused[level] = self.fuse_levels(torch.cat([cross, intra[level]],
+                                                      1))
+            coarse = fused[level]
+        return fused
+
+    @staticmethod
+    def level_of(stage: int) -> int:
+        """Context level of stage k (1-based): coarsest first, as RUN."""
+        return 4 - stage
+
+    def mask_step(self, stage: int, mask_prev: torch.Tensor,
+                  background_prev: torch.Tensor, restored: torch.Tensor,
+                  restored_levels, original_levels):
+        """M̂_k (:func:`mask_gradient_step`), then M_k = prox_M(M̂_k);
+        returns the mask logits and the edge map at the input size."""
+        mask_hat = mask_gradient_step(torch.sigmoid(mask_prev),
+                                      background_prev, restored,
+                                      self.mask_steps[stage - 1])
+        level = self.level_of(stage)
+        logits, edge = self.mask_prox[stage - 1](
+            _logit(mask_hat), restored_levels[level], original_levels[level])
+        size = restored.shape[2:]
+        return (F.interpolate(logits, size=size, mode='bilinear',
+                              align_corners=False),
+                F.interpolate(edge, size=size, mode='bilinear',
+                              align_corners=False))
+
+    def background_step(self, stage: int, mask: torch.Tensor,
+                        background_prev: torch.Tensor,
+                        restored: torch.Tensor) -> torch.Tensor:
+        """B̂_k (:func:`background_gradient_step`), then
+        B_k = prox_B(cat[σ(M_k), B̂_k, X_{k−1}])."""
+        prob = torch.sigmoid(mask)
+        background_hat = background_gradient_step(
+            prob, background_prev, restored,
+            self.background_steps[stage - 1])
+        net = self.background_prox[min(stage - 1,
+                                       len(self.background_prox) - 1)]
+        return net(torch.cat([prob, background_hat, restored], 1))
+
+    # ----------------------------------------------------------- forward
+    def forward(self,
+                image: torch.Tensor,
+                encode: Callable[[torch.Tensor], Sequence[torch.Tensor]],
+                prior: Optional[torch.Tensor] = None,
+                prior_fn: Optional[Callable] = None,
+                selector: Optional[nn.Module] = None,
+                reference: Optional[torch.Tensor] = None,
+                with_second_best: bool = False) -> List[State]:
+        original_features = encode(image)
+        original_levels = self.aggregate(original_features)
+        mask = F.interpolate(self.prior_module(original_features[3]),
+                             size=image.shape[2:], mode='bilinear',
+                             align_corners=False)
+        background = (1 - torch.sigmoid(mask)) * image
+        restored = image
+        restored_levels = original_levels
+        second_best = None
+        states: List[State] = [
+            dict(mask=mask, background=background, image=image)
+        ]
+        for stage in range(1, self.num_stages + 1):
+            if stage > 1 and (self.restored_features == 'every_stage' or (
+                    stage == 2 and
+                    self.restored_features == 'first_restoration')):
+                restored_levels = self.aggregate(encode(restored))
+            new_mask, edge = self.mask_step(stage, mask, background,
+                                            restored, restored_levels,
+                                            original_levels)
+            state: State = {}
+            if with_second_best and second_best is not None:
+                state['mask_second'], _ = self.mask_step(
+                    stage, mask, background, second_best, restored_levels,
+                    original_levels)
+            new_background = self.background_step(stage, new_mask,
+                                                  background, restored)
+            iterates = self.inner[stage - 1](
+                restored, image, torch.sigmoid(new_mask), new_background,
+                prior=prior, prior_fn=prior_fn)
+            candidates = torch.stack(iterates, dim=1)
+            if selector is None:
+                index = torch.full((len(image), ), len(iterates) - 1,
+                                   dtype=torch.long, device=image.device)
+                scores = torch.arange(
+                    len(iterates), dtype=image.dtype,
+                    device=image.device).expand(len(image), -1)
+            else:
+                index, scores = selector(candidates.detach(), reference)
+            if len(iterates) > 1:
+                runner_up = scores.clone()
+                runner_up[torch.arange(len(image)), index] = -math.inf
+                second_best = gather_candidates(candidates,
+                                                runner_up.argmax(dim=1))
+            else:
+                second_best = None
+            restored = gather_candidates(candidates, index)
+            mask, background = new_mask, new_background
+            state.update(mask=mask, background=background, edge=edge,
+                         image=restored, iterates=candidates,
+                         scores=scores, selected=index)
+            states.append(state)
+        return states
+
+
+def prior_vector(output: Union[torch.Tensor, dict]) -> torch.Tensor:
+    """The degradation vector of a prior head's output: its ``embedding``
+    (DA-CLIP, the VLU-Net CLIP prior) or the tensor itself."""
+    if isinstance(output, dict):
+        if 'embedding' not in output:
+            raise KeyError('the prior head returned a dict without '
+                           "'embedding' (the degradation vector); keys: "
+                           f'{sorted(output)}')
+        return output['embedding']
+    return output
+
+
+__all__ = [
+    'DeRUN', 'NUN', 'prior_vector', 'mask_gradient_step',
+    'background_gradient_step'
+]

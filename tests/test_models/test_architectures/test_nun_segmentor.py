@@ -1,0 +1,118 @@
+"""NUNSegmentor: prior -> nested unfolding -> selector -> losses."""
+import pytest
+import torch
+from mmengine.structures import PixelData
+
+from dunseg.registry import MODELS
+from dunseg.structures import DunSegDataSample
+from dunseg.utils import register_all_modules
+
+register_all_modules()
+TINY_CLIP = dict(
+    embed_dim=16,
+    vision_cfg=dict(image_size=32, layers=1, width=32, patch_size=8,
+                    head_width=16),
+    text_cfg=dict(context_length=8, width=32, heads=2, layers=1))
+
+
+def _model(prior=None, prior_dim=None, **kwargs):
+    cfg = dict(
+        type='NUNSegmentor',
+        encoder=dict(type='ResNetEncoder', depth=18, base_channels=8),
+        backbone=dict(
+            type='NUN', channels=16, inner_iterations=(3, 2),
+            inner_cfg=dict(type='DeRUN', prior_dim=prior_dim,
+                           operator_channels=4, prox_channels=4,
+                           prox_blocks=1, cue_channels=4),
+            vss_cfg=dict(type='VSSBlock', d_state=4, expand=1.0),
+            background_channels=4),
+        prior=prior,
+        selector=dict(type='OracleSelector'))
+    cfg.update(kwargs)
+    torch.manual_seed(0)
+    return MODELS.build(cfg)
+
+
+def _batch(degraded=(True, True), size=32):
+    torch.manual_seed(1)
+    inputs = torch.rand(len(degraded), 3, size, size)
+    samples = []
+    for is_degraded in degraded:
+        sample = DunSegDataSample(metainfo=dict(img_shape=(size, size)))
+        sample.gt_mask = PixelData(
+            data=(torch.rand(1, size, size) > 0.7).to(torch.uint8))
+        if is_degraded:
+            sample.gt_image = PixelData(data=torch.rand(3, size, size))
+        samples.append(sample)
+    return inputs, samples
+
+
+def test_loss_terms_weights_and_gradients():
+    model = _model()
+    inputs, samples = _batch()
+    losses = model.loss(inputs, samples)
+    assert set(losses) == {
+        'loss_mask_stage1', 'loss_restoration_stage1', 'loss_mask_stage2',
+        'loss_restoration_stage2', 'loss_csc'
+    }
+    # w_k = 1 / 2^(K - k): an untrained DeRUN returns its input, so the
+    # restoration loss of both stages is the input's error, weighted 1/2, 1
+    error = ((inputs - torch.stack([s.gt_image.data for s in samples]))**2
+             ).mean()
+    torch.testing.assert_close(losses['loss_restoration_stage1'], error / 2)
+    torch.testing.assert_close(losses['loss_restoration_stage2'], error)
+    sum(losses.values()).backward()
+    backbone = model.backbone
+    iteration = backbone.inner[0].iterations[0]
+    # (α_X itself has no gradient yet: an untrained RC_D is the identity,
+    # so the first residual RC_D(X_0) − X_0 is zero)
+    for name, param in [('RC_D', iteration.forward_operator.crc[-1].weight),
+                        ('X1', iteration.x1[-1].weight),
+                        ('alpha_M', backbone.mask_steps),
+                        ('VSS', next(backbone.mask_prox[1].state_space
+                                     .parameters()))]:
+        assert param.grad is not None and param.grad.abs().sum() > 0, name
+
+
+def test_clean_samples_are_their_own_target_and_csc_switch():
+    model = _model(consistency_loss=None)
+    inputs, samples = _batch(degraded=(True, False))
+    clean = model._clean_images(inputs, samples)
+    torch.testing.assert_close(clean[1], inputs[1])
+    torch.testing.assert_close(clean[0], samples[0].gt_image.data)
+    assert 'loss_csc' not in model.loss(inputs, samples)
+
+
+def test_predict_outputs_and_stage_grid():
+    model = _model(return_stages=True).eval()
+    inputs, samples = _batch()
+    out = model.predict(inputs, samples)[0]
+    assert out.pred_score.data.shape == (1, 32, 32)
+    assert out.pred_mask.data.dtype == torch.uint8
+    assert out.pred_image.data.shape == (3, 32, 32)
+    assert out.stage_states['mask'].shape == (3, 1, 32, 32)
+    assert out.stage_states['image'].shape == (3, 3, 32, 32)
+    assert [it.shape[0] for it in out.derun_iterates] == [3, 2]
+    assert [len(s) for s in out.derun_scores] == [3, 2]
+    assert len(out.selected_iterates) == 2
+
+
+@pytest.mark.parametrize('schedule,calls', [('stage1', 1),
+                                            ('every_iteration', 5)])
+def test_daclip_prior_schedules(schedule, calls):
+    prior = dict(type='DACLIPPrior', clip_model=TINY_CLIP, input_size=32,
+                 prompts=())
+    model = _model(prior=prior, prior_dim=16, prior_schedule=schedule)
+    seen = []
+    model.prior.register_forward_hook(lambda *args: seen.append(1))
+    inputs, samples = _batch()
+    model.loss(inputs, samples)
+    assert len(seen) == calls  # once, or once per DeRUN iteration (3 + 2)
+    assert not any(p.requires_grad for p in model.prior.parameters())
+
+
+def test_settings_are_checked():
+    with pytest.raises(ValueError, match='prior_schedule'):
+        _model(prior_schedule='sometimes')
+    with pytest.raises(ValueError, match='one weight per stage'):
+        _model(stage_loss_weights=(1.0, ))

@@ -1,0 +1,158 @@
+"""NUN's nested unfolding (dunseg.models.unfolding.nested)."""
+import pytest
+import torch
+
+from dunseg.models.selectors import LastSelector, OracleSelector
+from dunseg.models.unfolding.nested import (NUN, DeRUN, DeRUNIteration,
+                                            background_gradient_step,
+                                            mask_gradient_step)
+from dunseg.models.encoders import ResNetEncoder
+
+
+def _derun(**kwargs):
+    cfg = dict(num_iterations=3, operator_channels=4, prox_channels=4,
+               prox_blocks=1, cue_channels=4, prior_dim=8)
+    cfg.update(kwargs)
+    return DeRUN(**cfg)
+
+
+def _inputs(n=2, size=16):
+    torch.manual_seed(0)
+    image = torch.rand(n, 3, size, size)
+    return image, torch.rand(n, 1, size, size), torch.rand(n, 3, size, size)
+
+
+def test_untrained_derun_returns_its_input():
+    image, mask, background = _inputs()
+    observation = image * 0.5
+    iterates = _derun()(observation, image, mask, background,
+                        prior=torch.randn(2, 8))
+    assert len(iterates) == 3
+    for x in iterates:  # identity operators, zero residual nets
+        torch.testing.assert_close(x, observation)
+
+
+def test_derun_gradient_step_is_the_paper_equation():
+    """X̂ = X − α RC_Dᵀ(RC_D(X) − X_{k−1}) with RC = σ ⊙ (CRC(X) + X) + μ."""
+    it = DeRUNIteration(3, 4, 4, 1, 4, prior_dim=None, prior_spatial=4,
+                        step_init=0.3)
+    torch.manual_seed(1)
+    for op in (it.forward_operator, it.adjoint_operator):
+        for p in op.parameters():
+            p.data.normal_(0, 0.1)
+    with torch.no_grad():
+        it.forward_modulation.sigma.fill_(1.5)
+        it.forward_modulation.mu.fill_(0.1)
+    x, obs = torch.rand(1, 3, 8, 8), torch.rand(1, 3, 8, 8)
+    cues = torch.rand(1, 7, 8, 8)
+
+    def rc(op, v, sigma, mu):
+        return sigma * (op.crc(v) + v) + mu
+
+    residual = rc(it.forward_operator, x, 1.5, 0.1) - obs
+    expected = x - 0.3 * rc(it.adjoint_operator, residual, 1.0, 0.0)
+    # X1 and X2 start at zero: the iterate is the gradient step
+    torch.testing.assert_close(it(x, obs, cues, None), expected)
+
+
+def test_explicit_prior_modulates_and_must_match_prior_dim():
+    image, mask, background = _inputs()
+    derun = _derun()
+    for p in derun.parameters():  # leave the zero initialisation
+        p.data.add_(0.05 * torch.randn_like(p))
+    a = derun(image, image, mask, background, prior=torch.zeros(2, 8))[-1]
+    b = derun(image, image, mask, background, prior=torch.ones(2, 8))[-1]
+    assert not torch.allclose(a, b)
+    with pytest.raises(ValueError, match=r'\(N, 8\) \(prior_dim\)'):
+        derun(image, image, mask, background, prior=torch.zeros(2, 5))
+    # implicit variant: no prior at all
+    _derun(prior_dim=None)(image, image, mask, background)
+
+
+def test_prior_recomputed_every_iteration_with_prior_fn():
+    image, mask, background = _inputs()
+    calls = []
+
+    def prior_fn(x):
+        calls.append(x)
+        return torch.zeros(len(x), 8)
+
+    _derun()(image, image, mask, background, prior_fn=prior_fn)
+    assert len(calls) == 3
+
+
+def test_sodun_gradient_steps():
+    mask, background = torch.full((1, 1, 2, 2), 0.5), torch.zeros(1, 3, 2, 2)
+    restored = torch.ones(1, 3, 2, 2)
+    # d/dM ½||X − X M − B||² = X (X M + B − X) = 1 * (0.5 − 1) = −0.5
+    torch.testing.assert_close(
+        mask_gradient_step(mask, background, restored, torch.tensor(0.2)),
+        torch.full((1, 1, 2, 2), 0.6))
+    # d/dB = B + X M − X = −0.5
+    torch.testing.assert_close(
+        background_gradient_step(mask, background, restored,
+                                 torch.tensor(0.2)),
+        torch.full((1, 3, 2, 2), 0.1))
+
+
+def _nun(**kwargs):
+    cfg = dict(in_channels=(8, 16, 32, 64), channels=16,
+               inner_iterations=(3, 2),
+               inner_cfg=dict(type='DeRUN', prior_dim=None,
+                              operator_channels=4, prox_channels=4,
+                              prox_blocks=1, cue_channels=4),
+               vss_cfg=dict(type='VSSBlock', d_state=4, expand=1.0),
+               background_channels=4)
+    cfg.update(kwargs)
+    return NUN(**cfg)
+
+
+class CountingEncoder(torch.nn.Module):
+
+    def __init__(self):
+        super().__init__()
+        self.net = ResNetEncoder(depth=18, base_channels=8)
+        self.calls = 0
+
+    def forward(self, x):
+        self.calls += 1
+        return self.net(x)
+
+
+@pytest.mark.parametrize('mode,calls', [('none', 1),
+                                        ('first_restoration', 2),
+                                        ('every_stage', 2)])
+def test_nun_states_selection_and_restored_features(mode, calls):
+    torch.manual_seed(0)
+    nun = _nun(restored_features=mode)
+    for p in nun.inner.parameters():  # DeRUN iterates that differ
+        p.data.add_(0.05 * torch.randn_like(p))
+    encoder = CountingEncoder()
+    image = torch.rand(2, 3, 32, 32)
+    clean = image * 0.9
+    states = nun(image, encoder, selector=OracleSelector(), reference=clean,
+                 with_second_best=True)
+    assert encoder.calls == calls
+    assert [s.keys() >= {'mask', 'background', 'image'} for s in states]
+    assert len(states) == 3  # M_0 + K = 2 stages
+    first, second = states[1], states[2]
+    assert first['iterates'].shape == (2, 3, 3, 32, 32)
+    assert second['iterates'].shape == (2, 2, 3, 32, 32)
+    assert 'mask_second' not in first and \
+        second['mask_second'].shape == second['mask'].shape
+    # the oracle's choice: the iterate closest to the clean image
+    errors = ((first['iterates'] - clean[:, None])**2).mean(dim=(2, 3, 4))
+    assert torch.equal(first['selected'], errors.argmin(dim=1))
+    torch.testing.assert_close(
+        first['image'], first['iterates'][torch.arange(2),
+                                          first['selected']])
+    states = nun(image, encoder, selector=LastSelector())
+    assert (states[1]['selected'] == 2).all()
+    assert states[2]['mask'].shape == (2, 1, 32, 32)
+
+
+def test_nun_rejects_bad_settings():
+    with pytest.raises(ValueError, match='restored_features'):
+        _nun(restored_features='sometimes')
+    with pytest.raises(ValueError, match='one to four stages'):
+        _nun(inner_iterations=(1, 1, 1, 1, 1))
