@@ -199,3 +199,21 @@ def test_vssblock_learns_to_denoise_images():
         restored_error = F.mse_loss(noisy + net(noisy), clean).item()
     identity_error = F.mse_loss(noisy, clean).item()
     assert restored_error < 0.5 * identity_error
+
+
+def test_get_flops_tool_counts_a_vssblock(tmp_path):
+    import importlib.util
+    import os.path as osp
+    root = osp.dirname(osp.dirname(osp.dirname(osp.dirname(
+        osp.abspath(__file__)))))
+    spec = importlib.util.spec_from_file_location(
+        'get_flops', osp.join(root, 'tools', 'analysis_tools', 'get_flops.py'))
+    get_flops = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(get_flops)
+    config = tmp_path / 'vss.py'
+    config.write_text("model = dict(type='VSSBlock', hidden_dim=3)\n")
+    macs, params = get_flops.main([str(config), '--shape', '9', '7'])
+    block = VSSBlock(3)
+    assert params == sum(p.numel() for p in block.parameters())
+    assert macs == module_complexity(block, torch.rand(1, 3, 9, 7))[''].macs
+    assert macs > selective_scan_macs(1, 4 * 6, 63, 16, has_z=False)
