@@ -59,7 +59,10 @@ def main():
     parser.add_argument('--candidates', type=int, default=4,
                         help='S candidates scored per call (NUN stage 1: 4)')
     parser.add_argument('--repeat', type=int, default=5)
-    parser.add_argument('--threads', type=int, default=2)
+    parser.add_argument(
+        '--threads', type=int, default=1,
+        help='torch threads; 1 by default: on a shared 2-core machine two '
+        'threads per process oversubscribe the cores and time the waiting')
     parser.add_argument('--reference-config', default=DEFAULT_REFERENCE)
     parser.add_argument('--pyiqa', action='store_true',
                         help='also time TOPIQ-NR and MUSIQ (random weights)')

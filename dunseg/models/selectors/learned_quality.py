@@ -42,17 +42,26 @@ DEFAULT_QUALITY_WEIGHTS = osp.join(
 PSNR_CENTRE, PSNR_SCALE = 25.0, 10.0
 NUM_QUALITY_FEATURES = 33
 
-# Immerkaer's noise estimator: a Laplacian difference that cancels locally
-# linear image structure (Immerkaer, CVIU 1996).
-_NOISE_KERNEL = torch.tensor([[1., -2., 1.], [-2., 4., -2.], [1., -2., 1.]])
+# Immerkaer's noise estimator (CVIU 1996) filters with a Laplacian
+# difference that cancels locally linear image structure: _noise_sigma.
 
 
 def _noise_sigma(x: torch.Tensor) -> torch.Tensor:
-    """Immerkaer's noise sigma per image and channel, (N, C)."""
-    kernel = _NOISE_KERNEL.to(x).view(1, 1, 3, 3)
-    laplace = F.conv2d(x.reshape(-1, 1, *x.shape[2:]), kernel).abs()
-    return (laplace.mean((1, 2, 3)) * math.sqrt(math.pi / 2) / 6).view(
-        x.shape[0], x.shape[1])
+    """Immerkaer's noise sigma per image and channel, (N, C).
+
+    The 3×3 kernel [[1, −2, 1], [−2, 4, −2], [1, −2, 1]] is the outer
+    product of [1, −2, 1] with itself: two 1-D second differences, cheaper
+    on CPU than a single-channel convolution."""
+    rows = x[..., :-2, :] - 2 * x[..., 1:-1, :] + x[..., 2:, :]
+    laplace = (rows[..., :-2] - 2 * rows[..., 1:-1] + rows[..., 2:]).abs()
+    return laplace.mean((2, 3)) * math.sqrt(math.pi / 2) / 6
+
+
+def _max_filter7(x: torch.Tensor) -> torch.Tensor:
+    """7×7 max filter (stride 1, same size) as two 1-D passes: max is
+    separable, and 14 comparisons beat 49."""
+    x = F.max_pool2d(x, (1, 7), 1, (0, 3))
+    return F.max_pool2d(x, (7, 1), 1, (3, 0))
 
 
 def image_quality_features(images: torch.Tensor) -> torch.Tensor:
@@ -95,8 +104,8 @@ def image_quality_features(images: torch.Tensor) -> torch.Tensor:
             dx.pow(2).mean((1, 2, 3)) / (mx**2 + 1e-8)
         ], 1))
         level = F.avg_pool2d(level, 2)
-    dark = -F.max_pool2d(-x.min(1, keepdim=True).values, 7, 1, 3)
-    bright = F.max_pool2d(x.max(1, keepdim=True).values, 7, 1, 3)
+    dark = -_max_filter7(-x.min(1, keepdim=True).values)
+    bright = _max_filter7(x.max(1, keepdim=True).values)
     saturation = (x.max(1).values - x.min(1).values).mean((1, 2))
     feats.append(torch.stack([dark.mean((1, 2, 3)), bright.mean((1, 2, 3)),
                               saturation], 1))
