@@ -152,3 +152,25 @@ def test_recognition_breakdown_reports_a_vocabulary_mismatch():
         metric.process({}, [sample])
     with pytest.raises(ValueError, match='prior_classes'):
         metric.compute_metrics(metric.results)
+
+
+def test_missing_clean_images_skipped_only_when_asked():
+    import pytest
+    import torch
+
+    from dunseg.evaluation.metrics import RestorationMetric
+    clean = torch.rand(3, 8, 8)
+    scored = dict(pred_image=dict(data=clean), gt_image=dict(data=clean),
+                  img_path='a.png', degradation='haze')
+    unscored = dict(pred_image=dict(data=clean), img_path='b.png')
+    with pytest.raises(KeyError, match='no gt_image for b.png'):
+        RestorationMetric().process(None, [unscored])
+    metric = RestorationMetric(missing_gt='skip')
+    metric.process(None, [scored, unscored])
+    metrics = metric.compute_metrics(metric.results)
+    assert metrics['num_images'] == 1
+    assert metrics['num_images_without_gt'] == 1
+    assert metrics['PSNR'] > 60  # the one scored image is perfect
+    # a clean-only set (e.g. validation on clean images) scores nothing
+    assert metric.compute_metrics([dict(without_gt=True)]) == dict(
+        num_images=0, num_images_without_gt=1)

@@ -109,6 +109,11 @@ class RestorationMetric(BaseMetric):
             default reports one row per degradation type and, when the test
             set names itself (``dataset_name``, e.g. ``CBSD68``), per test
             set and type (``PSNR_CBSD68/denoise_25``).
+        missing_gt (str): what to do with a sample without ``gt_image``:
+            ``'error'`` (default) or ``'skip'`` (a segmentation test set
+            that mixes clean images, which have nothing to restore, with
+            degraded ones; the count of skipped images is reported as
+            ``num_images_without_gt``).
         recognition_breakdown (bool): for a prior-guided restorer whose
             predictions name the recognised degradation
             (``pred_degradation``, the same names as ``degradation``), also
@@ -129,6 +134,7 @@ class RestorationMetric(BaseMetric):
                  with_input_baseline: bool = True,
                  group_by: Sequence[str] = ('dataset_name', 'degradation'),
                  recognition_breakdown: bool = False,
+                 missing_gt: str = 'error',
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None,
                  **kwargs) -> None:
@@ -140,6 +146,10 @@ class RestorationMetric(BaseMetric):
         self.with_input_baseline = with_input_baseline
         self.group_by = tuple(group_by)
         self.recognition_breakdown = recognition_breakdown
+        if missing_gt not in ('error', 'skip'):
+            raise ValueError("RestorationMetric: missing_gt must be 'error' "
+                             f"or 'skip', got {missing_gt!r}")
+        self.missing_gt = missing_gt
 
     def _score(self, pred, gt) -> Tuple[float, float]:
         return psnr_ssim(pred, gt, self.crop_to_multiple, self.crop_border,
@@ -151,6 +161,9 @@ class RestorationMetric(BaseMetric):
             if 'pred_image' not in sample:
                 raise KeyError(f'RestorationMetric: no pred_image for {path}; '
                                'the model must be a restorer')
+            if 'gt_image' not in sample and self.missing_gt == 'skip':
+                self.results.append(dict(without_gt=True))
+                continue
             if 'gt_image' not in sample:
                 raise KeyError(
                     f'RestorationMetric: no gt_image for {path}; the test '
@@ -195,6 +208,14 @@ class RestorationMetric(BaseMetric):
         return float(np.mean([r[key] for r in records]))
 
     def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
+        without_gt = sum(1 for r in results if r.get('without_gt'))
+        results = [r for r in results if not r.get('without_gt')]
+        if not results:
+            # only reachable with missing_gt='skip': a clean-only set
+            print_log('RestorationMetric: no image of this set has a clean '
+                      'gt_image; nothing to score', logger='current')
+            return OrderedDict(num_images=0,
+                               num_images_without_gt=without_gt)
         groups: Dict[str, List[dict]] = defaultdict(list)
         # Test-set groups only say more than the degradation groups when
         # one degradation spans several test sets or one set several types.
@@ -248,4 +269,6 @@ class RestorationMetric(BaseMetric):
                  for row in [header] + rows]
         print_log('\n' + '\n'.join(lines), logger='current')
         metrics['num_images'] = len(results)
+        if self.missing_gt == 'skip':
+            metrics['num_images_without_gt'] = without_gt
         return metrics
