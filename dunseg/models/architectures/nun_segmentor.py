@@ -232,6 +232,10 @@ class NUNSegmentor(BaseModel):
                 data=(score > self.threshold).to(torch.uint8))
             sample.pred_image = PixelData(
                 data=final['image'][i, :, :h, :w].clamp(0, 1).contiguous())
+            # the degraded input, scored by RestorationMetric as the
+            # identity baseline a restoration must beat
+            sample.input_image = PixelData(
+                data=inputs[i, :, :h, :w].contiguous())
             sample.set_metainfo(dict(
                 selected_iterates=[int(s['selected'][i])
                                    for s in states[1:]]))
