@@ -6,7 +6,9 @@ For infrared small-target models the output shows input | mask overlay |
 score map, and below it a grid of every stage's state (B, T, N, D for
 RPCANet / RPCANet+). For restoration models (VLU-Net) it shows degraded |
 restored side by side, the degradation the prior head recognised, and every
-stage's output below. ``demo/demo_ir.png`` is a synthetic infrared frame
+stage's output below. For NUN it shows the mask, the selected restoration,
+every stage's mask, background and restoration, and every DeRUN iterate
+with its quality score (the chosen one framed). ``demo/demo_ir.png`` is a synthetic infrared frame
 and ``demo/demo_rain.png`` a rainy photograph, both made by
 ``demo/generate_demo_image.py``.
 """
@@ -66,6 +68,9 @@ def run_demo(args):
         num, _ = cv2.connectedComponents(mask, connectivity=8)
         print(f'{args.img}: {num - 1} target region(s), '
               f'{int(mask.sum())} target pixel(s)')
+    if 'selected_iterates' in result.metainfo:
+        print(f'{args.img}: restoration chosen per stage (iterate index): '
+              f'{[n + 1 for n in result.selected_iterates]}')
     if 'pred_image' in result:
         degradation = result.metainfo.get('pred_degradation')
         if degradation is not None:

@@ -80,7 +80,11 @@ def main():
 
     runner = (Runner.from_cfg(cfg) if 'runner_type' not in cfg else
               RUNNERS.build(cfg))
-    runner.test()
+    try:
+        runner.test()
+    except FileNotFoundError as err:
+        # a missing dataset: the message names the path and the layout
+        sys.exit(f'tools/test.py: {err}')
     finish_distributed_run()
 
 

@@ -73,6 +73,10 @@ def main():
               RUNNERS.build(cfg))
     try:
         runner.train()
+    except FileNotFoundError as err:
+        # a missing dataset or weight file: the message names the path, the
+        # expected layout and the fix; the traceback adds nothing
+        sys.exit(f'tools/train.py: {err}')
     except KeyboardInterrupt:
         # Checkpoints are written atomically, so the work dir holds only
         # complete ones: say where to pick up instead of a long traceback.

@@ -63,6 +63,23 @@ def init_model(config: Union[str, Path, Config],
     return model
 
 
+def _test_pipeline(cfg: Config) -> list:
+    """The test set's pipeline; wrapped datasets (``ConcatDataset`` of
+    several test sets, ``RepeatDataset`` ...) give their first member's."""
+    dataset = cfg.test_dataloader.dataset
+    while 'pipeline' not in dataset:
+        if 'datasets' in dataset and dataset['datasets']:
+            dataset = dataset['datasets'][0]
+        elif 'dataset' in dataset:
+            dataset = dataset['dataset']
+        else:
+            raise KeyError(
+                'test_dataloader.dataset has no pipeline (nor a wrapped '
+                'dataset with one); inference uses the test pipeline, so '
+                'give the config a test_dataloader.dataset.pipeline')
+    return dataset['pipeline']
+
+
 def _inference_pipeline(cfg: Config, in_channels: Optional[int]) -> Compose:
     """The test pipeline without annotation loading, starting from a loader.
 
@@ -70,7 +87,7 @@ def _inference_pipeline(cfg: Config, in_channels: Optional[int]) -> Compose:
     have no loading step; inference from files needs one, so it is added
     with the colour type the model expects.
     """
-    pipeline = [dict(t) for t in cfg.test_dataloader.dataset.pipeline]
+    pipeline = [dict(t) for t in _test_pipeline(cfg)]
     # Inference has the input image only: no annotations, no clean image,
     # no synthetic degradation.
     pipeline = [

@@ -63,8 +63,9 @@ DATA_SOURCES = {
             'or the SINet-V2 TestDataset archive',
 }
 NO_DATA_HINT = (
-    'No data needed to try dunseg: configs/run/run-tiny_synthetic-cod.py '
-    "and configs/_base_/datasets/synthetic_cod.py use the embedded, "
+    'No data needed to try dunseg: configs/nun/nun-tiny_synthetic-cod.py, '
+    'configs/run/run-tiny_synthetic-cod.py and '
+    'configs/_base_/datasets/synthetic_cod.py use the embedded, '
     'procedurally generated SyntheticCODDataset.')
 
 

@@ -75,6 +75,33 @@ def draw_stage_grid(stage_states: Dict[str, torch.Tensor],
     return np.concatenate(rows, axis=0)
 
 
+def draw_iterate_grid(iterates: Sequence[torch.Tensor],
+                      scores: Sequence[torch.Tensor],
+                      selected: Sequence[int],
+                      tile_size: Optional[int] = None) -> np.ndarray:
+    """One row per outer stage k: every inner iterate X_{k,n} (e.g. NUN's
+    DeRUN) with its selector score; the chosen one is framed in green."""
+    rows = []
+    for k, (stage_iterates, stage_scores, chosen) in enumerate(
+            zip(iterates, scores, selected), start=1):
+        tiles = []
+        for n in range(stage_iterates.shape[0]):
+            tile = to_uint8_image(stage_iterates[n])
+            if tile_size:
+                tile = cv2.resize(tile, (tile_size, tile_size),
+                                  interpolation=cv2.INTER_NEAREST)
+            if n == chosen:
+                tile = cv2.rectangle(tile.copy(), (0, 0),
+                                     (tile.shape[1] - 1, tile.shape[0] - 1),
+                                     (0, 255, 0), 2)
+            score = float(stage_scores[n])
+            tiles.append(_label(tile, f'X{k},{n + 1} {score:.3g}'))
+        rows.append(np.concatenate(tiles, axis=1))
+    width = max(r.shape[1] for r in rows)
+    rows = [np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0))) for r in rows]
+    return np.concatenate(rows, axis=0)
+
+
 @VISUALIZERS.register_module()
 class DunSegVisualizer(Visualizer):
     """Draws input | ground truth | prediction panels and stage grids."""
@@ -111,9 +138,15 @@ class DunSegVisualizer(Visualizer):
         h = base.shape[0]
         panels = [p[:h] for p in panels]
         canvas = np.concatenate(panels, axis=1)
+        tile_size = max(h, 64) if h < 64 else None
+        grids = []
         if draw_stages and 'stage_states' in data_sample:
-            grid = draw_stage_grid(data_sample.stage_states,
-                                   tile_size=max(h, 64) if h < 64 else None)
+            grids.append(draw_stage_grid(data_sample.stage_states, tile_size))
+        if draw_stages and 'derun_iterates' in data_sample:
+            grids.append(draw_iterate_grid(
+                data_sample.derun_iterates, data_sample.derun_scores,
+                data_sample.selected_iterates, tile_size))
+        for grid in grids:
             width = max(canvas.shape[1], grid.shape[1])
             canvas = np.concatenate([
                 np.pad(canvas, ((0, 0), (0, width - canvas.shape[1]), (0, 0))),
