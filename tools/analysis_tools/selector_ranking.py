@@ -2,7 +2,9 @@
 
 For ``--num-images`` held-out (clean, degraded) pairs of
 ``SyntheticDegradationDataset`` (test split: photo regions disjoint from the
-training split; every embedded degradation, noise σ 15/25/50 included) it
+training split; every embedded degradation, noise σ 15/25/50 included), and
+``--cod-images`` per degradation kind of ``SyntheticCODDataset`` (NUN's low
+light, haze, low resolution, combined; light to heavy), it
 builds the fixed ladder of 8 candidate restorations of
 ``quality_data.CANDIDATE_LADDER`` (the input, Gaussian / median filtered
 input, blends t = 0.25, 0.5, 0.75, 0.9, a filtered blend), scores them with
@@ -33,14 +35,14 @@ from dunseg.models.selectors import (DEFAULT_QUALITY_WEIGHTS,  # noqa: E402
                                      LastSelector, LearnedQualitySelector,
                                      OracleSelector)
 from dunseg.models.selectors.quality_data import (  # noqa: E402
-    QUALITY_DEGRADATIONS, candidate_ladder, psnr, ranking_report,
-    synthetic_pairs)
+    COD_DEGRADATIONS, QUALITY_DEGRADATIONS, candidate_ladder, psnr,
+    ranking_report, synthetic_cod_pairs, synthetic_pairs)
 
 
-def evaluate(selectors: dict, num_images: int, seed: int = 0,
-             img_size: int = 64) -> dict:
-    data = synthetic_pairs(num_images, split='test', seed=seed,
-                           img_size=img_size)
+def evaluate(selectors: dict, data: dict, kinds, seed: int = 0) -> dict:
+    """Scores of every selector on the shuffled ladders of ``data``
+    (``synthetic_pairs`` / ``synthetic_cod_pairs`` output), overall and
+    per degradation kind."""
     clean = data['clean']
     candidates = candidate_ladder(clean, data['degraded'])
     input_psnr = psnr(data['degraded'], clean)
@@ -58,7 +60,7 @@ def evaluate(selectors: dict, num_images: int, seed: int = 0,
     for label, selector in selectors.items():
         _, scores = selector(candidates, reference=clean)
         rows = {'all': ranking_report(scores, quality, input_psnr)}
-        for degradation in QUALITY_DEGRADATIONS:
+        for degradation in kinds:
             keep = torch.tensor([n == degradation for n in names])
             if keep.any():
                 rows[degradation] = ranking_report(
@@ -67,13 +69,31 @@ def evaluate(selectors: dict, num_images: int, seed: int = 0,
     return results
 
 
+def print_results(title: str, results: dict) -> None:
+    print(title)
+    print(f'{"selector":<9} {"subset":<11} {"rho_pooled":>10} '
+          f'{"rho_image":>9} {"top1":>6} {"PSNR sel":>8} '
+          f'{"oracle":>7} {"input":>7}')
+    for label, rows in results.items():
+        for subset, r in rows.items():
+            if label != 'learned' and subset != 'all':
+                continue
+            print(f'{label:<9} {subset:<11} {r["spearman_pooled"]:>10.3f} '
+                  f'{r["spearman_per_image"]:>9.3f} {r["top1"]:>6.2f} '
+                  f'{r["psnr_selected"]:>8.2f} {r["psnr_oracle"]:>7.2f} '
+                  f'{r["psnr_input"]:>7.2f}')
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--weights', default=DEFAULT_QUALITY_WEIGHTS,
-                        help='TinyQualityNet weights')
+                        help='QualityFeatureNet weights')
     parser.add_argument('--num-images', type=int, default=240,
                         help='held-out images (30 per degradation by '
                         'default)')
+    parser.add_argument('--cod-images', type=int, default=30,
+                        help="held-out images per SyntheticCOD degradation "
+                        "(NUN's settings); 0 skips them")
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--img-size', type=int, default=64)
     parser.add_argument('--json', help='also write the figures here')
@@ -83,21 +103,22 @@ def main():
         last=LastSelector(),
         oracle=OracleSelector())
     start = time.time()
-    results = evaluate(selectors, args.num_images, args.seed, args.img_size)
-    print(f'{args.num_images} held-out images x 8 candidates, '
-          f'{args.img_size} px ({time.time() - start:.1f} s)')
-    header = (f'{"selector":<9} {"subset":<11} {"rho_pooled":>10} '
-              f'{"rho_image":>9} {"top1":>6} {"PSNR sel":>8} '
-              f'{"oracle":>7} {"input":>7}')
-    print(header)
-    for label, rows in results.items():
-        for subset, r in rows.items():
-            if label != 'learned' and subset != 'all':
-                continue
-            print(f'{label:<9} {subset:<11} {r["spearman_pooled"]:>10.3f} '
-                  f'{r["spearman_per_image"]:>9.3f} {r["top1"]:>6.2f} '
-                  f'{r["psnr_selected"]:>8.2f} {r["psnr_oracle"]:>7.2f} '
-                  f'{r["psnr_input"]:>7.2f}')
+    data = synthetic_pairs(args.num_images, split='test', seed=args.seed,
+                           img_size=args.img_size)
+    results = dict(embedded=evaluate(selectors, data, QUALITY_DEGRADATIONS,
+                                     args.seed))
+    print_results(f'SyntheticDegradationDataset: {args.num_images} held-out '
+                  f'images x 8 candidates, {args.img_size} px',
+                  results['embedded'])
+    if args.cod_images:
+        data = synthetic_cod_pairs(args.cod_images, split='test',
+                                   seed=args.seed, img_size=args.img_size)
+        results['cod'] = evaluate(selectors, data, COD_DEGRADATIONS,
+                                  args.seed)
+        print_results(f'SyntheticCODDataset: {args.cod_images} held-out '
+                      'images per kind x 8 candidates, light/medium/heavy',
+                      results['cod'])
+    print(f'({time.time() - start:.1f} s)')
     if args.json:
         with open(args.json, 'w') as f:
             json.dump(results, f, indent=1)

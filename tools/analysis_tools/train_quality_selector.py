@@ -3,13 +3,16 @@
 Writes ``dunseg/models/selectors/weights/quality_feature_net.pth`` (the file
 ``LearnedQualitySelector`` loads by default) unless ``--out`` says otherwise::
 
-    python tools/analysis_tools/train_quality_selector.py      # ~6 min, 1 core
+    python tools/analysis_tools/train_quality_selector.py      # ~9 min, 1 core
     python tools/analysis_tools/train_quality_selector.py --num-pairs 200 \
         --steps 200 --out /tmp/quick.pth                        # smoke test
 
 Data: ``--num-pairs`` (clean, degraded) 64 px images of the *train* split of
 ``SyntheticDegradationDataset`` (every embedded degradation: noise σ
-15/25/50, haze, rain, blur, low light, JPEG), each restored at ``--levels``
+15/25/50, haze, rain, blur, low light, JPEG) and ``--cod-pairs`` per kind of
+``SyntheticCODDataset``'s degradations (NUN's low light, haze, low
+resolution and their combination, light to heavy), each restored at
+``--levels``
 random levels (blends ``t·clean + (1 − t)·degraded``, t ~ U(0, 0.95), 5 %
 clean, 35 % followed by a Gaussian or median filter:
 ``quality_data.random_restorations``). Targets: PSNR against the clean
@@ -39,13 +42,17 @@ from dunseg.models.selectors.learned_quality import (  # noqa: E402
     DEFAULT_QUALITY_WEIGHTS, PSNR_CENTRE, PSNR_SCALE, QualityFeatureNet,
     image_quality_features)
 from dunseg.models.selectors.quality_data import (  # noqa: E402
-    psnr, random_restorations, synthetic_pairs)
+    psnr, random_restorations, synthetic_cod_pairs, synthetic_pairs)
 
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--out', default=DEFAULT_QUALITY_WEIGHTS)
     parser.add_argument('--num-pairs', type=int, default=4000)
+    parser.add_argument(
+        '--cod-pairs', type=int, default=500,
+        help='pairs per SyntheticCOD degradation (low light, haze, low '
+        'resolution, combined; NUN-tiny\'s data) added to the training set')
     parser.add_argument('--levels', type=int, default=6,
                         help='random restorations per pair')
     parser.add_argument('--target-cap', type=float, default=45.0)
@@ -107,6 +114,11 @@ def train_member(net, member, feats, targets, args, start):
 def build_features(args):
     data = synthetic_pairs(args.num_pairs, split='train', seed=args.seed)
     clean, degraded = data['clean'], data['degraded']
+    if args.cod_pairs:
+        cod = synthetic_cod_pairs(args.cod_pairs, split='train',
+                                  seed=args.seed)
+        clean = torch.cat([clean, cod['clean']])
+        degraded = torch.cat([degraded, cod['degraded']])
     generator = torch.Generator().manual_seed(args.seed)
     feats, targets = [], []
     for _ in range(args.levels):

@@ -11,7 +11,9 @@ with an ensemble of five small MLPs (:class:`QualityFeatureNet`).
 The MLPs and the feature standardisation were fitted by
 ``tools/analysis_tools/train_quality_selector.py`` on the embedded data
 (``SyntheticDegradationDataset``, *train* split: noise σ 15/25/50, haze,
-rain, blur, low light, JPEG) at random restoration levels (blends
+rain, blur, low light, JPEG; and ``SyntheticCODDataset``'s low light, haze,
+low resolution and combined degradations, NUN's settings) at random
+restoration levels (blends
 ``t·clean + (1 − t)·degraded`` and mild denoising filters, see
 :mod:`.quality_data`), with an L1 loss on the PSNR plus a pairwise ranking
 loss among restorations of the same image; the script writes

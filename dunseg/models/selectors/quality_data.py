@@ -138,6 +138,39 @@ def synthetic_pairs(num_samples: int,
                 degradations=names)
 
 
+#: SyntheticCOD's degradations (NUN's settings) and levels.
+COD_DEGRADATIONS = ('lowlight', 'haze', 'lowres', 'combined')
+COD_LEVELS = ('light', 'medium', 'heavy')
+
+
+def synthetic_cod_pairs(num_samples: int,
+                        split: str = 'test',
+                        seed: int = 0,
+                        img_size: int = 64,
+                        kinds: Sequence[str] = COD_DEGRADATIONS,
+                        levels: Sequence[str] = COD_LEVELS
+                        ) -> Dict[str, object]:
+    """(clean, degraded) tensors and degradation names from
+    ``SyntheticCODDataset`` (NUN's low light, haze, low resolution and
+    their combination, each level drawn per sample), ``num_samples`` per
+    kind."""
+    from dunseg.datasets import SyntheticCODDataset
+    clean, degraded, names = [], [], []
+    for kind in kinds:
+        dataset = SyntheticCODDataset(
+            num_samples=num_samples, img_size=img_size, seed=seed,
+            split=split, degradation=dict(kind=kind, level=tuple(levels)))
+        for index in range(num_samples):
+            sample = dataset.generate(index)
+            clean.append(torch.from_numpy(np.ascontiguousarray(
+                sample['gt_img'], np.float32)).permute(2, 0, 1))
+            degraded.append(torch.from_numpy(np.ascontiguousarray(
+                sample['img'], np.float32)).permute(2, 0, 1))
+            names.append(kind)
+    return dict(clean=torch.stack(clean), degraded=torch.stack(degraded),
+                degradations=names)
+
+
 def spearman(x: Sequence[float], y: Sequence[float]) -> float:
     """Spearman rank correlation (average ranks for ties)."""
     from scipy.stats import rankdata
@@ -179,5 +212,6 @@ def ranking_report(scores: torch.Tensor, quality: torch.Tensor,
 __all__ = [
     'QUALITY_DEGRADATIONS', 'PSNR_CAP', 'CANDIDATE_LADDER', 'psnr',
     'gaussian_filter', 'median_filter3', 'apply_filter', 'candidate_ladder',
-    'random_restorations', 'synthetic_pairs', 'spearman', 'ranking_report'
+    'random_restorations', 'synthetic_pairs', 'synthetic_cod_pairs',
+    'COD_DEGRADATIONS', 'COD_LEVELS', 'spearman', 'ranking_report'
 ]
