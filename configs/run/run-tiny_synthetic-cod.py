@@ -6,7 +6,10 @@
 #   python tools/train.py configs/run/run-tiny_synthetic-cod.py
 #
 # Batch size 8 per process; 2,000 iterations (8 epochs of the 2,000 training
-# images); test on the clean split and its four medium degradations.
+# images); test on the clean split and its four medium degradations. Speed
+# measured here with OMP_NUM_THREADS=1 on a shared 2-core machine (load 7-11):
+# 1.3-2.3 s per iteration, so the full run takes about an hour; the
+# full-resolution background U-net dominates (docs/benchmarks.md).
 _base_ = [
     '../_base_/models/run.py', '../_base_/datasets/synthetic_cod.py',
     '../_base_/default_runtime.py'
