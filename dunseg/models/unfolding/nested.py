@@ -39,13 +39,16 @@ Choices where the paper is silent (all constructor arguments):
 - Stage k works on context level 5 − k of RUN's aggregation (stride 32 at
   stage 1 down to stride 4 at stage 4), as RUN's stages do.
 - ``prox_M``: the gradient-step mask M̂_k, as logits, is the residual base of
-  RUN's reverse-attention edge unit, whose features are the context
-  features of the restored and the original image fused by a 1x1 conv and
-  refined by ``num_vss_blocks`` visual state-space blocks.
-  (``restored_features``: the encoder sees the stage-1 restoration once and
-  its features serve stages 2..K (``'first_restoration'``, the default,
-  which keeps NUN-R50 near the paper's 51.72 G), or every stage's input
-  restoration (``'every_stage'``), or only Y (``'none'``, an ablation).)
+  RUN's reverse-attention edge unit, whose features fuse (1x1 conv) the
+  original image's context features (RUN's full aggregation of E(Y)) with
+  the restored image's encoder features at the stage's level (a 1x1
+  projection of E(X)), refined by ``num_vss_blocks`` visual state-space
+  blocks. ``restored_features``: the encoder sees the stage-1 restoration
+  once and its features serve stages 2..K (``'first_restoration'``, the
+  default), or every stage's input restoration (``'every_stage'``), or
+  never (``'none'``, an ablation: E(Y) stands in for E(X)). The projection
+  instead of a second aggregation, and DeRUN's light widths in the R50
+  config, are what put NUN-R50 at the paper's 51.72 G (configs/nun).
 - ``prox_B``: RUN's invertible-coupling U-net on cat[σ(M_k), B̂_k, X_{k−1}],
   shared by all stages as in RUN.
 - Masks are logits; they enter the data terms as σ(M).
@@ -399,6 +402,10 @@ class NUN(BaseModule):
         self.cross = CrossLevelAggregation(channels)
         self.fuse_levels = nn.Conv2d(channels * 2, channels, 1)
         self.prior_module = GlobalPriorModule(in_channels=in_channels[-1])
+        # E(X) at the stages' levels, projected to the context width
+        self.restored_projections = nn.ModuleList(
+            nn.Conv2d(in_channels[self.level_of(stage)], channels, 1)
+            for stage in range(1, self.num_stages + 1))
         self.mask_prox = nn.ModuleList(
             MaskProximal(channels, vss_cfg, num_vss_blocks)
             for _ in range(self.num_stages))
@@ -444,15 +451,17 @@ class NUN(BaseModule):
 
     def mask_step(self, stage: int, mask_prev: torch.Tensor,
                   background_prev: torch.Tensor, restored: torch.Tensor,
-                  restored_levels, original_levels):
+                  restored_features, original_levels):
         """M̂_k (:func:`mask_gradient_step`), then M_k = prox_M(M̂_k);
         returns the mask logits and the edge map at the input size."""
         mask_hat = mask_gradient_step(torch.sigmoid(mask_prev),
                                       background_prev, restored,
                                       self.mask_steps[stage - 1])
         level = self.level_of(stage)
+        restored_level = self.restored_projections[stage - 1](
+            restored_features[level])
         logits, edge = self.mask_prox[stage - 1](
-            _logit(mask_hat), restored_levels[level], original_levels[level])
+            _logit(mask_hat), restored_level, original_levels[level])
         size = restored.shape[2:]
         return (F.interpolate(logits, size=size, mode='bilinear',
                               align_corners=False),
@@ -488,7 +497,7 @@ class NUN(BaseModule):
                              align_corners=False)
         background = (1 - torch.sigmoid(mask)) * image
         restored = image
-        restored_levels = original_levels
+        restored_features = original_features  # E(X_0) = E(Y)
         second_best = None
         states: List[State] = [
             dict(mask=mask, background=background, image=image)
@@ -497,14 +506,14 @@ class NUN(BaseModule):
             if stage > 1 and (self.restored_features == 'every_stage' or (
                     stage == 2 and
                     self.restored_features == 'first_restoration')):
-                restored_levels = self.aggregate(encode(restored))
+                restored_features = encode(restored)
             new_mask, edge = self.mask_step(stage, mask, background,
-                                            restored, restored_levels,
+                                            restored, restored_features,
                                             original_levels)
             state: State = {}
             if with_second_best and second_best is not None:
                 state['mask_second'], _ = self.mask_step(
-                    stage, mask, background, second_best, restored_levels,
+                    stage, mask, background, second_best, restored_features,
                     original_levels)
             new_background = self.background_step(stage, new_mask,
                                                   background, restored)

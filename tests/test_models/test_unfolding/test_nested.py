@@ -156,3 +156,27 @@ def test_nun_rejects_bad_settings():
         _nun(restored_features='sometimes')
     with pytest.raises(ValueError, match='one to four stages'):
         _nun(inner_iterations=(1, 1, 1, 1, 1))
+
+
+def test_nun_r50_macs_at_352_match_the_paper():
+    """NUN-ResNet50: 51.72 G at 352 x 352 (paper Tab. 2), without the
+    DA-CLIP prior (counted apart) — within 5 %."""
+    import os.path as osp
+
+    from mmengine.config import Config
+
+    from dunseg.registry import MODELS
+    from dunseg.utils import register_all_modules
+    from dunseg.utils.complexity import module_complexity
+    from ...conftest import REPO_ROOT
+    register_all_modules()
+    cfg = Config.fromfile(
+        osp.join(REPO_ROOT, 'configs/nun/nun_r50_cod10k.py'))
+    cfg.model.prior = None
+    cfg.model.backbone.inner_cfg.prior_dim = None  # same MACs, no CLIP
+    model = MODELS.build(cfg.model)
+    stats = module_complexity(model, torch.rand(1, 3, 352, 352),
+                              fill_caches=False)
+    total = stats[''].macs
+    assert abs(total / 51.72e9 - 1) < 0.05, total
+    assert stats['encoder'].macs == pytest.approx(2 * 10.15e9, rel=0.01)
