@@ -20,11 +20,17 @@ setup(
     long_description=open('README.md').read(),
     long_description_content_type='text/markdown',
     packages=find_packages(exclude=('configs', 'tools', 'demo', 'tests')),
+    # the offline quality selector's fitted weights
+    # (tools/analysis_tools/train_quality_selector.py writes them)
+    package_data={'dunseg': ['models/selectors/weights/*.pth']},
     python_requires='>=3.9',
     install_requires=read_requirements('requirements/runtime.txt'),
     extras_require={
         'tests': read_requirements('requirements/tests.txt'),
         'clip': read_requirements('requirements/clip.txt'),
+        # then: pip install --no-deps pysodmetrics==1.6.2 (requirements/cod.txt)
+        'cod': read_requirements('requirements/cod.txt'),
+        'medical': read_requirements('requirements/medical.txt'),
         'iqa': read_requirements('requirements/iqa.txt'),
         'mamba': read_requirements('requirements/mamba.txt'),
         # first: pip install --no-deps mmagic==1.2.0 (requirements/mmagic.txt)
