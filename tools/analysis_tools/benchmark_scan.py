@@ -10,7 +10,8 @@ batch 4, d_inner 96, d_state 16, L 16384) it times, in the same run,
   ``selective_scan_ref`` does it: ``exp(Δ A)`` and ``Δ B u`` materialised as
   (batch, D, L, N) tensors, then one Python step per position
   ``h = exp(Δ_t A) h + Δ_t B_t u_t``, ``y_t = C_t · h``; gradients by
-  autograd through that loop;
+  autograd through that loop (steps taken with ``unbind``, which keeps that
+  backward linear in L; see :func:`recurrence_reference`);
 - each requested backend of :func:`dunseg.models.layers.selective_scan`,
 
 in two modes, ``forward`` (no autograd graph) and ``forward+backward``
@@ -18,7 +19,9 @@ in two modes, ``forward`` (no autograd graph) and ``forward+backward``
 D, z and the Δ bias). Inputs are Mamba's: Δ = softplus(Δ_raw + bias), A =
 -(1..N) (S4D-real), input-dependent B and C, D, and the gate z.
 
-Time: median (and best) of ``--repeat`` timed runs after one warm-up run.
+Time: median (and best) of ``--repeat`` timed runs after ``--warmup``
+untimed runs (``--reference-repeat`` / ``--reference-warmup`` for the
+reference, whose runs take minutes at L = 16,384).
 Peak memory: every (size, implementation, mode) runs in a fresh spawned
 process; the peak resident set size (VmHWM, reset through
 ``/proc/self/clear_refs`` after the inputs are made) minus the resident set
@@ -46,16 +49,24 @@ MODES = ('forward', 'forward+backward')
 
 
 def recurrence_reference(u, delta, A, B, C, D, z, delta_bias):
-    """The selective scan as a loop over positions (mamba-ssm's reference
-    layout): input-dependent B, C (batch, N, L), softplus on Δ."""
+    """The selective scan as a loop over positions, mamba-ssm's reference
+    layout (input-dependent B, C (batch, N, L), softplus on Δ).
+
+    The per-step tensors come from ``unbind`` rather than mamba-ssm's
+    ``deltaA[:, :, i]``: autograd turns each such index into a full-size
+    zero tensor in the backward, which makes that backward quadratic in L
+    (over an hour at L = 16,384); with ``unbind`` it is linear and the
+    forward is the same.
+    """
     delta = F.softplus(delta + delta_bias[:, None])
-    decay = torch.exp(torch.einsum('bdl,dn->bdln', delta, A))
-    drive = torch.einsum('bdl,bnl,bdl->bdln', delta, B, u)
+    decay = torch.exp(torch.einsum('bdl,dn->bdln', delta, A)).unbind(2)
+    drive = torch.einsum('bdl,bnl,bdl->bdln', delta, B, u).unbind(2)
+    readout = C.unbind(2)
     state = u.new_zeros(u.shape[0], u.shape[1], A.shape[1])
     outputs = []
-    for t in range(u.shape[2]):
-        state = decay[:, :, t] * state + drive[:, :, t]
-        outputs.append(torch.einsum('bdn,bn->bd', state, C[:, :, t]))
+    for decay_t, drive_t, readout_t in zip(decay, drive, readout):
+        state = decay_t * state + drive_t
+        outputs.append(torch.einsum('bdn,bn->bd', state, readout_t))
     y = torch.stack(outputs, dim=2) + u * D[:, None]
     return y * F.silu(z)
 
@@ -83,7 +94,7 @@ def make_inputs(batch: int, d_inner: int, d_state: int, length: int,
 
 
 def _measure(size: tuple, implementation: str, mode: str, repeat: int,
-             threads: int) -> dict:
+             threads: int, warmup: int = 1) -> dict:
     """One measurement, in its own process."""
     from dunseg.models.layers.selective_scan import selective_scan
     from dunseg.utils.benchmark import PeakMemoryMeter
@@ -120,15 +131,17 @@ def _measure(size: tuple, implementation: str, mode: str, repeat: int,
     meter = PeakMemoryMeter(torch.device('cpu'))
     meter.start()
     times = []
-    for iteration in range(repeat + 1):  # the first one is the warm-up
+    for iteration in range(warmup + repeat):
         start = time.perf_counter()
         run_once()
-        if iteration:
+        if iteration >= warmup:
             times.append(time.perf_counter() - start)
     return dict(
         size=list(size),
         implementation=implementation,
         mode=mode,
+        warmup=warmup,
+        repeat=repeat,
         median_s=statistics.median(times),
         best_s=min(times),
         peak_mib=meter.peak_mib(),
@@ -170,6 +183,15 @@ def parse_args(argv=None):
         '--repeat', type=int, default=3,
         help='timed runs per measurement, after one warm-up run')
     parser.add_argument(
+        '--warmup', type=int, default=1, help='untimed runs before timing')
+    parser.add_argument(
+        '--reference-repeat', type=int,
+        help='timed runs of the reference (default: --repeat); it takes '
+        'minutes per run at L = 16,384 on a loaded 2-core machine')
+    parser.add_argument(
+        '--reference-warmup', type=int,
+        help='untimed runs of the reference (default: --warmup)')
+    parser.add_argument(
         '--threads', type=int, help='torch.set_num_threads in every worker')
     parser.add_argument('--out', help='also write the results to this JSON')
     return parser.parse_args(argv)
@@ -205,8 +227,13 @@ def main(argv=None):
     for size in args.sizes:
         for mode in args.modes:
             for implementation in ['reference'] + args.backends:
+                is_reference = implementation == 'reference'
+                repeat = (args.reference_repeat or args.repeat
+                          if is_reference else args.repeat)
+                warmup = (args.reference_warmup if is_reference and
+                          args.reference_warmup is not None else args.warmup)
                 result = _in_fresh_process(size, implementation, mode,
-                                           args.repeat, args.threads)
+                                           repeat, args.threads, warmup)
                 results.append(result)
                 print(f"{size} {mode:<16} {implementation:<10} "
                       f"median {result['median_s']:.3f} s, best "
