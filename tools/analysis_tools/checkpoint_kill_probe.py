@@ -174,9 +174,11 @@ def run_trial(work_root: str, config: str, target: str, point: str,
     if point == 'random-time':
         proc = subprocess.Popen(cmd, env=_env(), stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)
-        # wait for the first checkpoint, then kill at a random moment
+        # wait for the first periodic and best checkpoints (so that a best
+        # one must survive), then kill at a random moment
         deadline = time.time() + 300
-        while not glob.glob(osp.join(work_dir, 'iter_*.pth')):
+        while not (glob.glob(osp.join(work_dir, 'iter_*.pth'))
+                   and glob.glob(osp.join(work_dir, 'best_*.pth'))):
             if proc.poll() is not None or time.time() > deadline:
                 break
             time.sleep(0.05)
