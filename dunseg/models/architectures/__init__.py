@@ -7,3 +7,6 @@ from .unfolding_segmentor import UnfoldingSegmentor
 __all__ = ['CLIPAdapterClassifier', 'UnfoldingSegmentor', 'Restorer', 'stack_gt_images']
 __all__ += ['CODSegmentor']
 __all__ += ['NUNSegmentor']
+from .joint_restorer_segmentor import JointRestorerSegmentor  # noqa: E402
+
+__all__ += ['JointRestorerSegmentor']

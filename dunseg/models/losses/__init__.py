@@ -8,3 +8,7 @@ __all__ = ['SoftIoULoss', 'MSELoss', 'L1Loss', 'PSNRLoss', 'DACLIPLoss',
            'clip_contrastive_loss']
 __all__ += ['StructureLoss', 'DiceLoss', 'UncertaintyAwareLoss']
 __all__ += ['CrossStageConsistencyLoss']
+from .segmentation_losses import (CrossEntropyLoss, FocalLoss,  # noqa: E402
+                                  MultiClassDiceLoss)
+
+__all__ += ['FocalLoss', 'CrossEntropyLoss', 'MultiClassDiceLoss']

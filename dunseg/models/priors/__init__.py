@@ -19,3 +19,6 @@ __all__ = [
     'DACLIPPrior', 'DACLIP_DEGRADATIONS', 'convert_daclip_state_dict',
     'DACLIPTuner', 'DACLIP_WORD_OF_CLASS'
 ]
+from .dual_prior import MEDICAL_DEGRADATION_PROMPTS, CLIPDualPrior  # noqa
+
+__all__ += ['CLIPDualPrior', 'MEDICAL_DEGRADATION_PROMPTS']

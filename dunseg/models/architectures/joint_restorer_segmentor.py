@@ -1,0 +1,297 @@
+"""Joint medical restoration + segmentation: VL-DUN (arXiv 2601.23103).
+
+Wires the CLIP dual prior -> the Attention-Mamba unfolding network ->
+the Rec. Head (inside the backbone) and the Seg. Head, and owns the losses
+
+    L = w_rec · L1(x̂, x) + w_ce · CE(S, G) + w_dice · Dice(S, G)
+        [+ L_mod (focal) + L_deg (CE)  when the prior is fine-tuned]
+
+(Sec. 3.2-3.4; the paper gives no weights, the config does).
+"""
+import copy
+from typing import Dict, List, Optional, Sequence
+
+import torch
+import torch.nn.functional as F
+from mmengine.model import BaseModel
+from mmengine.structures import PixelData
+from torch import nn
+
+from dunseg.registry import MODELS
+from dunseg.structures import DunSegDataSample
+from .restorer import StageReadout, stack_gt_images
+
+
+@MODELS.register_module()
+class JointRestorerSegmentor(BaseModel):
+    """Prior head -> VL-DUN -> restored slice + segmentation.
+
+    Inputs are zero-filled slices (N, 1, H, W) (``PackMedicalInputs``); data
+    samples carry ``gt_image``, ``gt_mask`` (class indices), ``kspace_mask``
+    and metainfo ``modality`` / ``dataset_name``.
+
+    Predictions: ``pred_image`` (1, H, W), ``pred_mask`` (1, H, W) long class
+    indices, ``pred_score`` (classes, H, W) softmax probabilities, metainfo
+    ``pred_modality`` / ``pred_degradation`` (names, when the prior has
+    them) and, with ``return_stages``, ``stage_states['image']`` (K, 1, H,
+    W): every stage's image through a per-stage readout (conv3x3 + upsample
+    + input, :class:`~dunseg.models.architectures.restorer.StageReadout`).
+
+    Ablations (Table 3): w/o CLIP = ``prior=None`` and
+    ``backbone.use_prior=False`` (learned prompts); w/o FD =
+    ``backbone.frequency_decoupling=False``; w/o Seg Head = ``seg_head=None``
+    (restoration only); the known operator = ``backbone.physical_operator=
+    True`` (the batch's k-space operator from ``kspace_mask``).
+
+    Args:
+        backbone (dict): ``dict(type='VLDUN', ...)``.
+        prior (dict, optional): ``dict(type='CLIPDualPrior', ...)``; None for
+            the learned-prompt / physical-operator variants.
+        seg_head (dict, optional): ``dict(type='VLDUNSegHead',
+            num_classes=...)``; ``in_channels`` is filled in from the
+            backbone. None = restoration only.
+        rec_loss (dict): Restoration loss (L1, weight in ``loss_weight``).
+        seg_losses (sequence[dict]): Segmentation losses on the class
+            logits (CE and multi-class Dice).
+        train_prior (bool): Add the prior's own losses (modality focal loss,
+            degradation CE) for the labels found in the metainfo; the
+            prior's ``trainable`` parts decide what they update.
+        modality_key (str): Metainfo key of the modality class
+            (``dataset_name``: one class per dataset, as the paper).
+        degradation_key (str): Metainfo key of the degradation class
+            (``kspace_pattern``).
+        stage_readouts (bool): Build per-stage readouts (stage images).
+        stage_loss_weight (float): Weight of the L1 on every stage's image
+            (0 = final output only).
+        return_stages (bool): Put every stage's image in the predictions.
+        prior_checkpoint (str, optional): A checkpoint whose ``prior.*``
+            weights (the dual-prior fine-tuning) load into the prior.
+        data_preprocessor (dict, optional): Defaults to
+            ``DunSegDataPreprocessor``.
+        init_cfg (dict, optional): MMEngine init config.
+    """
+
+    def __init__(self,
+                 backbone: dict,
+                 prior: Optional[dict] = None,
+                 seg_head: Optional[dict] = dict(
+                     type='VLDUNSegHead', num_classes=4),
+                 rec_loss: dict = dict(type='L1Loss', loss_name='loss_rec'),
+                 seg_losses: Sequence[dict] = (
+                     dict(type='CrossEntropyLoss', loss_name='loss_seg_ce'),
+                     dict(type='MultiClassDiceLoss',
+                          loss_name='loss_seg_dice')),
+                 train_prior: bool = False,
+                 modality_key: str = 'dataset_name',
+                 degradation_key: str = 'kspace_pattern',
+                 stage_readouts: bool = False,
+                 stage_loss_weight: float = 0.0,
+                 return_stages: bool = False,
+                 prior_checkpoint: Optional[str] = None,
+                 data_preprocessor: Optional[dict] = None,
+                 init_cfg: Optional[dict] = None) -> None:
+        if data_preprocessor is None:
+            data_preprocessor = dict(type='DunSegDataPreprocessor')
+        super().__init__(
+            data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        self.backbone = MODELS.build(backbone)
+        self.prior = MODELS.build(prior) if prior is not None else None
+        if self.prior is not None and getattr(self.backbone, 'prior_dim',
+                                              None) != self.prior.embed_dim:
+            raise ValueError(
+                f'the prior head gives {self.prior.embed_dim}-d vectors but '
+                f'the backbone expects prior_dim='
+                f'{getattr(self.backbone, "prior_dim", None)}; set '
+                f'model.backbone.prior_dim={self.prior.embed_dim}')
+        if self.prior is None and getattr(self.backbone, 'use_prior', False) \
+                and not getattr(self.backbone, 'physical_operator', False):
+            raise ValueError(
+                'model.prior is None but the backbone expects a prior '
+                '(use_prior=True); set model.backbone.use_prior=False for '
+                'the learned-prompt variant (w/o CLIP)')
+        self.seg_head = None
+        if seg_head is not None:
+            seg_head = copy.deepcopy(dict(seg_head))
+            seg_head.setdefault('in_channels', self.backbone.final_channels)
+            self.seg_head = MODELS.build(seg_head)
+        self.rec_loss = MODELS.build(rec_loss)
+        self.seg_losses = nn.ModuleList(
+            [MODELS.build(cfg) for cfg in seg_losses])
+        self.train_prior = train_prior
+        if train_prior and self.prior is None:
+            raise ValueError('train_prior=True needs model.prior')
+        self.modality_key = modality_key
+        self.degradation_key = degradation_key
+        self.stage_loss_weight = float(stage_loss_weight)
+        self.return_stages = return_stages
+        self.stage_readouts = None
+        if stage_readouts or stage_loss_weight > 0 or return_stages:
+            self.stage_readouts = self._build_stage_readouts()
+        if prior_checkpoint is not None and self.prior is None:
+            raise ValueError('prior_checkpoint is set but the model has no '
+                             'prior head; add model.prior or drop it')
+        self.prior_checkpoint = prior_checkpoint
+
+    # ------------------------------------------------------------------ #
+    def _build_stage_readouts(self) -> nn.ModuleList:
+        channels = [self.backbone.dim_of_stage(name)
+                    for name in self.backbone.stage_names]
+        scales = [2**(level - 1) for level in self.backbone.stage_levels]
+        out = self.backbone.out_channels
+        return nn.ModuleList([
+            StageReadout(c, out, s) for c, s in zip(channels, scales)
+        ])
+
+    def init_weights(self) -> None:
+        super().init_weights()
+        if self.prior_checkpoint is not None:
+            from .restorer import Restorer
+            Restorer.load_prior_checkpoint(self, self.prior_checkpoint)
+
+    # ------------------------------------------------------------------ #
+    def forward(self,
+                inputs: torch.Tensor,
+                data_samples: Optional[List[DunSegDataSample]] = None,
+                mode: str = 'tensor'):
+        if mode == 'loss':
+            return self.loss(inputs, data_samples)
+        if mode == 'predict':
+            return self.predict(inputs, data_samples)
+        if mode == 'tensor':
+            states, _, _ = self.run(inputs, data_samples)
+            return states[-1]['image']
+        raise ValueError(f'mode must be "loss", "predict" or "tensor", got '
+                         f'"{mode}"')
+
+    def _operator(self, data_samples):
+        if not getattr(self.backbone, 'physical_operator', False):
+            return None
+        if not data_samples:
+            raise ValueError(
+                'the physical-operator variant needs data samples with '
+                'kspace_mask (KSpaceUndersample + PackMedicalInputs); '
+                "mode='tensor' without them cannot build the operator")
+        from dunseg.physics.undersampling import kspace_operator_from_masks
+        return kspace_operator_from_masks(data_samples)
+
+    def run(self, inputs: torch.Tensor,
+            data_samples: Optional[List[DunSegDataSample]] = None):
+        """Prior, unfolding and Seg. Head: (states, prior output, seg
+        logits or None)."""
+        prior_out = self.prior(inputs) if self.prior is not None else None
+        embedding = prior_out['embedding'] if prior_out is not None else None
+        operator = self._operator(data_samples)
+        if operator is not None:
+            operator = operator.to(inputs.device)
+        states = self.backbone(inputs, prior=embedding, operator=operator)
+        seg_logits = None
+        if self.seg_head is not None:
+            seg_logits = self.seg_head(states[-1]['x'])
+        return states, prior_out, seg_logits
+
+    def stage_images(self, states, inputs) -> List[torch.Tensor]:
+        return [
+            readout(state['x'], inputs)
+            for readout, state in zip(self.stage_readouts, states)
+        ]
+
+    # ------------------------------------------------------------------ #
+    @staticmethod
+    def _gt_masks(data_samples, device) -> torch.Tensor:
+        masks = []
+        for sample in data_samples:
+            if 'gt_mask' not in sample:
+                raise ValueError(
+                    f'data sample of {sample.metainfo.get("img_path", "?")} '
+                    'has no gt_mask; the segmentation loss needs label maps '
+                    '(or build the model with seg_head=None)')
+            masks.append(sample.gt_mask.data[0].long())
+        return torch.stack(masks).to(device)
+
+    def _labels(self, data_samples, key: str, classes: Sequence[str],
+                device) -> Optional[torch.Tensor]:
+        values = [s.metainfo.get(key) for s in data_samples]
+        if any(v is None for v in values):
+            return None
+        labels = []
+        for value in values:
+            if value not in classes:
+                raise ValueError(
+                    f'metainfo[{key!r}] = {value!r} is not one of the '
+                    f"prior's classes {tuple(classes)}; list it in the prior "
+                    'config (modality_classes / degradation_classes)')
+            labels.append(classes.index(value))
+        return torch.tensor(labels, dtype=torch.long, device=device)
+
+    def loss(self, inputs: torch.Tensor,
+             data_samples: List[DunSegDataSample]) -> Dict[str, torch.Tensor]:
+        states, prior_out, seg_logits = self.run(inputs, data_samples)
+        restored = states[-1]['image']
+        gt = stack_gt_images(data_samples, restored.device)
+        if gt.shape != restored.shape:
+            raise ValueError(
+                f'restored slices have shape {tuple(restored.shape)} but the '
+                f'clean slices {tuple(gt.shape)}; crop them together')
+        losses = {self.rec_loss.loss_name: self.rec_loss(restored, gt)}
+        if self.stage_loss_weight > 0:
+            losses['loss_stages'] = self.stage_loss_weight * torch.stack([
+                self.rec_loss(img, gt)
+                for img in self.stage_images(states, inputs)
+            ]).mean()
+        if seg_logits is not None:
+            target = self._gt_masks(data_samples, seg_logits.device)
+            for loss_fn in self.seg_losses:
+                losses[loss_fn.loss_name] = loss_fn(seg_logits, target)
+        if self.train_prior:
+            prior = self.prior
+            losses.update(prior.loss(
+                prior_out,
+                self._labels(data_samples, self.modality_key,
+                             prior.modality_classes, inputs.device),
+                self._labels(data_samples, self.degradation_key,
+                             prior.degradation_classes, inputs.device)))
+        return losses
+
+    @torch.no_grad()
+    def predict(self,
+                inputs: torch.Tensor,
+                data_samples: Optional[List[DunSegDataSample]] = None
+                ) -> List[DunSegDataSample]:
+        states, prior_out, seg_logits = self.run(inputs, data_samples)
+        restored = states[-1]['image'].clamp(0, 1)
+        if data_samples is None:
+            data_samples = [DunSegDataSample() for _ in range(len(inputs))]
+        scores = seg_logits.float().softmax(1) if seg_logits is not None \
+            else None
+        stages = None
+        if self.return_stages:
+            stages = torch.stack([
+                img.clamp(0, 1) for img in self.stage_images(states, inputs)
+            ], dim=1)
+        for i, sample in enumerate(data_samples):
+            sample.pred_image = PixelData(data=restored[i])
+            sample.input_image = PixelData(data=inputs[i])
+            if scores is not None:
+                sample.pred_score = PixelData(data=scores[i])
+                sample.pred_mask = PixelData(
+                    data=scores[i].argmax(0, keepdim=True).long())
+            if prior_out is not None:
+                sample.set_metainfo(self._recognised(prior_out, i))
+            if stages is not None:
+                sample.stage_states = dict(image=stages[i].cpu())
+        return data_samples
+
+    def _recognised(self, prior_out: dict, index: int) -> dict:
+        info = {}
+        for kind in ('modality', 'degradation'):
+            logits = prior_out.get(f'{kind}_logits')
+            classes = getattr(self.prior, f'{kind}_classes', None)
+            if logits is None or classes is None:
+                continue
+            probs = logits[index].float().softmax(-1)
+            info[f'pred_{kind}'] = classes[int(probs.argmax())]
+            info[f'pred_{kind}_scores'] = probs.cpu()
+        return info
+
+
+__all__ = ['JointRestorerSegmentor']
