@@ -19,6 +19,7 @@ from torch import nn
 
 from dunseg.registry import MODELS
 from dunseg.structures import DunSegDataSample
+from ..losses.segmentation_losses import MultiClassDiceLoss
 from .restorer import StageReadout, stack_gt_images
 
 
@@ -66,6 +67,15 @@ class JointRestorerSegmentor(BaseModel):
         return_stages (bool): Put every stage's image in the predictions.
         prior_checkpoint (str, optional): A checkpoint whose ``prior.*``
             weights (the dual-prior fine-tuning) load into the prior.
+        label_spaces (dict, optional): ``dataset_name -> [global class of
+            local label 0, 1, ...]`` for joint training on datasets whose
+            labels differ (ACDC's 1 = RV, COVID-19-CT's 1 = infection): the
+            Seg. Head predicts the union (e.g. 7 classes: background, RV,
+            myocardium, LV, tumour, infection, liver tumour), the losses
+            see global labels, the Dice loss scores only the image's own
+            classes, and predictions are restricted to the sample's
+            dataset's classes and given back as its local indices. None =
+            one shared label space.
         data_preprocessor (dict, optional): Defaults to
             ``DunSegDataPreprocessor``.
         init_cfg (dict, optional): MMEngine init config.
@@ -88,6 +98,7 @@ class JointRestorerSegmentor(BaseModel):
                  stage_loss_weight: float = 0.0,
                  return_stages: bool = False,
                  prior_checkpoint: Optional[str] = None,
+                 label_spaces: Optional[Dict[str, Sequence[int]]] = None,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
         if data_preprocessor is None:
@@ -131,6 +142,20 @@ class JointRestorerSegmentor(BaseModel):
             raise ValueError('prior_checkpoint is set but the model has no '
                              'prior head; add model.prior or drop it')
         self.prior_checkpoint = prior_checkpoint
+        self.label_spaces = None
+        if label_spaces is not None:
+            self.label_spaces = {
+                name: tuple(int(c) for c in classes)
+                for name, classes in label_spaces.items()
+            }
+            num = getattr(self.seg_head, 'num_classes', None)
+            for name, classes in self.label_spaces.items():
+                if classes[0] != 0 or (num is not None
+                                       and max(classes) >= num):
+                    raise ValueError(
+                        f'label_spaces[{name!r}] = {classes}: local label 0 '
+                        'must map to the background 0 and every class must '
+                        f'be below the Seg. Head\'s num_classes ({num})')
 
     # ------------------------------------------------------------------ #
     def _build_stage_readouts(self) -> nn.ModuleList:
@@ -196,8 +221,18 @@ class JointRestorerSegmentor(BaseModel):
         ]
 
     # ------------------------------------------------------------------ #
-    @staticmethod
-    def _gt_masks(data_samples, device) -> torch.Tensor:
+    def _label_space(self, sample) -> Optional[torch.Tensor]:
+        """Global class of each local label of ``sample``'s dataset."""
+        if self.label_spaces is None:
+            return None
+        name = sample.metainfo.get('dataset_name')
+        if name not in self.label_spaces:
+            raise KeyError(
+                f'dataset_name {name!r} has no entry in model.label_spaces '
+                f'{sorted(self.label_spaces)}; add its classes')
+        return torch.tensor(self.label_spaces[name], dtype=torch.long)
+
+    def _gt_masks(self, data_samples, device) -> torch.Tensor:
         masks = []
         for sample in data_samples:
             if 'gt_mask' not in sample:
@@ -205,8 +240,21 @@ class JointRestorerSegmentor(BaseModel):
                     f'data sample of {sample.metainfo.get("img_path", "?")} '
                     'has no gt_mask; the segmentation loss needs label maps '
                     '(or build the model with seg_head=None)')
-            masks.append(sample.gt_mask.data[0].long())
+            mask = sample.gt_mask.data[0].long()
+            space = self._label_space(sample)
+            if space is not None:
+                mask = space[mask]  # local -> global labels
+            masks.append(mask)
         return torch.stack(masks).to(device)
+
+    def _class_mask(self, data_samples, num_classes: int, device):
+        """(N, classes) bool: the classes of each sample's dataset."""
+        if self.label_spaces is None:
+            return None
+        keep = torch.zeros(len(data_samples), num_classes, dtype=torch.bool)
+        for i, sample in enumerate(data_samples):
+            keep[i, self._label_space(sample)] = True
+        return keep.to(device)
 
     def _labels(self, data_samples, key: str, classes: Sequence[str],
                 device) -> Optional[torch.Tensor]:
@@ -240,8 +288,15 @@ class JointRestorerSegmentor(BaseModel):
             ]).mean()
         if seg_logits is not None:
             target = self._gt_masks(data_samples, seg_logits.device)
+            class_mask = self._class_mask(data_samples, seg_logits.shape[1],
+                                          seg_logits.device)
             for loss_fn in self.seg_losses:
-                losses[loss_fn.loss_name] = loss_fn(seg_logits, target)
+                if class_mask is not None and isinstance(
+                        loss_fn, MultiClassDiceLoss):
+                    value = loss_fn(seg_logits, target, class_mask)
+                else:
+                    value = loss_fn(seg_logits, target)
+                losses[loss_fn.loss_name] = value
         if self.train_prior:
             prior = self.prior
             losses.update(prior.loss(
@@ -261,8 +316,14 @@ class JointRestorerSegmentor(BaseModel):
         restored = states[-1]['image'].clamp(0, 1)
         if data_samples is None:
             data_samples = [DunSegDataSample() for _ in range(len(inputs))]
-        scores = seg_logits.float().softmax(1) if seg_logits is not None \
-            else None
+        scores = [None] * len(inputs)
+        if seg_logits is not None:
+            for i, sample in enumerate(data_samples):
+                logits = seg_logits[i].float()
+                space = self._label_space(sample)
+                if space is not None:  # the dataset's classes, local order
+                    logits = logits[space.to(logits.device)]
+                scores[i] = logits.softmax(0)
         stages = None
         if self.return_stages:
             stages = torch.stack([
@@ -271,7 +332,7 @@ class JointRestorerSegmentor(BaseModel):
         for i, sample in enumerate(data_samples):
             sample.pred_image = PixelData(data=restored[i])
             sample.input_image = PixelData(data=inputs[i])
-            if scores is not None:
+            if scores[i] is not None:
                 sample.pred_score = PixelData(data=scores[i])
                 sample.pred_mask = PixelData(
                     data=scores[i].argmax(0, keepdim=True).long())

@@ -89,3 +89,34 @@ def test_ablation_variants():
     assert out[0].pred_image.data.shape == (1, 32, 32)
     with pytest.raises(ValueError, match='kspace_mask'):
         physical(data['inputs'], mode='tensor')
+
+
+def test_per_dataset_label_spaces_for_joint_training():
+    """Datasets whose labels mean different things share one Seg. Head over
+    the union of their classes; predictions come back in local labels."""
+    torch.manual_seed(0)
+    spaces = dict(PhantomCT=[0, 1, 2, 3], PhantomMRI=[0, 4, 5, 6])
+    model = tiny_model(prior=False, backbone=dict(use_prior=False),
+                       seg_head=dict(type='VLDUNSegHead', num_classes=7,
+                                     channels=8),
+                       label_spaces=spaces)
+    batch = phantom_batch()
+    data = model.data_preprocessor(batch, True)
+    samples = data['data_samples']
+    names = [s.dataset_name for s in samples]
+    assert names == ['PhantomCT', 'PhantomMRI']
+    target = model._gt_masks(samples, 'cpu')
+    local = samples[1].gt_mask.data[0].long()
+    assert torch.equal(target[1], torch.tensor([0, 4, 5, 6])[local])
+    assert torch.equal(target[0], samples[0].gt_mask.data[0].long())
+    keep = model._class_mask(samples, 7, 'cpu')
+    assert keep.tolist() == [[True] * 4 + [False] * 3,
+                             [True] + [False] * 3 + [True] * 3]
+    assert 'loss_seg_dice' in model(**data, mode='loss')
+    model.eval()
+    out = model(**model.data_preprocessor(batch, False), mode='predict')
+    assert out[1].pred_score.data.shape == (4, 32, 32)
+    assert int(out[1].pred_mask.data.max()) < 4
+    with pytest.raises(ValueError, match='background'):
+        tiny_model(prior=False, backbone=dict(use_prior=False),
+                   label_spaces=dict(PhantomCT=[1, 2]))
