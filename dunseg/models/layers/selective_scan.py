@@ -73,6 +73,7 @@ mamba-ssm, a gradient flowing into the returned last state is honoured
 (it initialises ``g_{L-1}``); mamba-ssm ignores it.
 """
 import hashlib
+import logging
 import os
 import platform
 import threading
@@ -595,6 +596,20 @@ def _cpu_identity() -> str:
         return platform.processor() + platform.machine()
 
 
+def _import_load_inline():
+    """``torch.utils.cpp_extension.load_inline``, imported without the
+    warning its import logs on machines without CUDA (it looks for a CUDA
+    toolkit this CPU kernel does not need)."""
+    logger = logging.getLogger('torch.utils.cpp_extension')
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        from torch.utils.cpp_extension import load_inline
+    finally:
+        logger.setLevel(level)
+    return load_inline
+
+
 def load_cpu_kernel():
     """Compile (first call on a machine, about a minute) and load the kernel.
 
@@ -614,7 +629,7 @@ def load_cpu_kernel():
             (_CPU_KERNEL_SOURCE + ' '.join(flags) +
              _cpu_identity()).encode()).hexdigest()[:10]
         try:
-            from torch.utils.cpp_extension import load_inline
+            load_inline = _import_load_inline()
             _cpu_kernel = load_inline(
                 name=f'dunseg_selective_scan_{digest}',
                 cpp_sources=_CPU_KERNEL_SOURCE,
