@@ -76,6 +76,10 @@ class JointRestorerSegmentor(BaseModel):
             classes, and predictions are restricted to the sample's
             dataset's classes and given back as its local indices. None =
             one shared label space.
+        prior_only (bool): Fine-tune the prior alone (step 1 of the paper,
+            Sec. 3.3): ``loss`` runs only the prior and its losses (needs
+            ``train_prior``) and logs the recognition accuracies; the
+            unfolding network is not run. ``predict`` is unchanged.
         data_preprocessor (dict, optional): Defaults to
             ``DunSegDataPreprocessor``.
         init_cfg (dict, optional): MMEngine init config.
@@ -99,6 +103,7 @@ class JointRestorerSegmentor(BaseModel):
                  return_stages: bool = False,
                  prior_checkpoint: Optional[str] = None,
                  label_spaces: Optional[Dict[str, Sequence[int]]] = None,
+                 prior_only: bool = False,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
         if data_preprocessor is None:
@@ -131,6 +136,10 @@ class JointRestorerSegmentor(BaseModel):
         self.train_prior = train_prior
         if train_prior and self.prior is None:
             raise ValueError('train_prior=True needs model.prior')
+        if prior_only and not train_prior:
+            raise ValueError('prior_only=True fine-tunes the prior alone and '
+                             'needs train_prior=True')
+        self.prior_only = prior_only
         self.modality_key = modality_key
         self.degradation_key = degradation_key
         self.stage_loss_weight = float(stage_loss_weight)
@@ -271,8 +280,28 @@ class JointRestorerSegmentor(BaseModel):
             labels.append(classes.index(value))
         return torch.tensor(labels, dtype=torch.long, device=device)
 
+    def prior_losses(self, prior_out: dict,
+                     data_samples) -> Dict[str, torch.Tensor]:
+        """The prior's focal / CE losses and its recognition accuracies
+        (percent; logged, not optimised: their keys hold no 'loss')."""
+        prior, device = self.prior, prior_out['embedding'].device
+        labels = dict(
+            modality=self._labels(data_samples, self.modality_key,
+                                  prior.modality_classes, device),
+            degradation=self._labels(data_samples, self.degradation_key,
+                                     prior.degradation_classes, device))
+        losses = prior.loss(prior_out, labels['modality'],
+                            labels['degradation'])
+        for kind, label in labels.items():
+            if label is not None:
+                hits = prior_out[f'{kind}_logits'].detach().argmax(1) == label
+                losses[f'{kind}_accuracy'] = hits.float().mean() * 100
+        return losses
+
     def loss(self, inputs: torch.Tensor,
              data_samples: List[DunSegDataSample]) -> Dict[str, torch.Tensor]:
+        if self.prior_only:
+            return self.prior_losses(self.prior(inputs), data_samples)
         states, prior_out, seg_logits = self.run(inputs, data_samples)
         restored = states[-1]['image']
         gt = stack_gt_images(data_samples, restored.device)
@@ -298,13 +327,7 @@ class JointRestorerSegmentor(BaseModel):
                     value = loss_fn(seg_logits, target)
                 losses[loss_fn.loss_name] = value
         if self.train_prior:
-            prior = self.prior
-            losses.update(prior.loss(
-                prior_out,
-                self._labels(data_samples, self.modality_key,
-                             prior.modality_classes, inputs.device),
-                self._labels(data_samples, self.degradation_key,
-                             prior.degradation_classes, inputs.device)))
+            losses.update(self.prior_losses(prior_out, data_samples))
         return losses
 
     @torch.no_grad()

@@ -45,8 +45,9 @@ def test_loss_terms_and_backward_through_prior_and_unfolding():
     data = model.data_preprocessor(phantom_batch(), True)
     losses = model(**data, mode='loss')
     assert set(losses) == {'loss_rec', 'loss_seg_ce', 'loss_seg_dice',
-                           'loss_modality', 'loss_degradation'}
-    sum(losses.values()).backward()
+                           'loss_modality', 'loss_degradation',
+                           'modality_accuracy', 'degradation_accuracy'}
+    sum(v for k, v in losses.items() if 'loss' in k).backward()
     assert model.backbone.encoder_level1.gradient_descent.rho.grad is not None
     assert model.seg_head.layers[0].weight.grad is not None
     assert model.prior.modality_classifier.weight.grad is not None
@@ -120,3 +121,17 @@ def test_per_dataset_label_spaces_for_joint_training():
     with pytest.raises(ValueError, match='background'):
         tiny_model(prior=False, backbone=dict(use_prior=False),
                    label_spaces=dict(PhantomCT=[1, 2]))
+
+
+def test_prior_only_fine_tuning_skips_the_unfolding():
+    torch.manual_seed(0)
+    model = tiny_model(train_prior=True, prior_only=True)
+    data = model.data_preprocessor(phantom_batch(), True)
+    losses = model(**data, mode='loss')
+    assert set(losses) == {'loss_modality', 'loss_degradation',
+                           'modality_accuracy', 'degradation_accuracy'}
+    sum(v for k, v in losses.items() if 'loss' in k).backward()
+    assert model.prior.modality_classifier.weight.grad is not None
+    assert all(p.grad is None for p in model.backbone.parameters())
+    with pytest.raises(ValueError, match='train_prior'):
+        tiny_model(prior_only=True)
