@@ -4,9 +4,11 @@
 # defaults of dunseg/models/unfolding/am_unfolding.py (22,281,176 backbone
 # parameters, 27.64 G MACs at 128x128, below VLU-Net's 35,353,028 / 42.03 G
 # as the paper states; docs/benchmarks.md).
-# CLIP: open_clip ViT-B-32 (the VLU-Net group's choice) from a LOCAL file,
-# fine-tuned first by configs/vldun/clip-dual-prior_vit-b-32_medical4.py.
-clip_pretrained = 'checkpoints/clip/open_clip_vit-b-32_laion2b_s34b_b79k.bin'
+# CLIP: open_clip ViT-B-32 (the VLU-Net group's choice). No weights are
+# downloaded: set `model.prior.pretrained` to a local open_clip ViT-B-32
+# file (e.g. laion2b_s34b_b79k) before fine-tuning it with
+# configs/vldun/clip-dual-prior_vit-b-32_medical4.py; None = random init.
+clip_pretrained = None
 model = dict(
     type='JointRestorerSegmentor',
     data_preprocessor=dict(type='DunSegDataPreprocessor', in_channels=1),
