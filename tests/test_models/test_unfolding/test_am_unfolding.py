@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from dunseg.models.unfolding import VLDUN, VLUNet
+from dunseg.models.unfolding import VLDUN, VLDUNSegHead, VLUNet
 from dunseg.models.unfolding.am_unfolding import (AttentionMambaGDM,
                                                   FrequencyAwareBlock,
                                                   PriorCrossAttention,
@@ -160,3 +160,11 @@ def test_default_vldun_is_lighter_than_vlunet():
     at_128 = m16 + per_pixel * (128**2 - 16**2)
     assert abs(at_128 - 27.64e9) < 0.01e9
     assert at_128 < 42.0e9
+    # with the Seg. Head of the joint setting (7 classes) still lighter
+    head = VLDUNSegHead(model.final_channels, num_classes=7)
+    head_params = sum(p.numel() for p in head.parameters())
+    head_macs = count_macs(head, torch.rand(1, 96, 16, 16))[0] * 64
+    assert head_params == 92_871
+    assert params + head_params < vlunet_params
+    assert abs(at_128 + head_macs - 29.17e9) < 0.01e9
+    assert at_128 + head_macs < 42.0e9
