@@ -179,7 +179,17 @@ class JointRestorerSegmentor(BaseModel):
     def init_weights(self) -> None:
         super().init_weights()
         if self.prior_checkpoint is not None:
+            import os.path as osp
+
             from .restorer import Restorer
+            if not osp.isfile(self.prior_checkpoint):
+                raise FileNotFoundError(
+                    f'prior_checkpoint {self.prior_checkpoint!r} does not '
+                    'exist; tune the dual prior first (configs/vldun/'
+                    'vldun-tiny-prior_synthetic-phantom.py or clip-dual-'
+                    'prior_vit-b-32_medical4.py) or set '
+                    'model.prior_checkpoint=None')
+            # same prior.* key layout, same strict loading
             Restorer.load_prior_checkpoint(self, self.prior_checkpoint)
 
     # ------------------------------------------------------------------ #

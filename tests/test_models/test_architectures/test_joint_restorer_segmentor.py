@@ -135,3 +135,20 @@ def test_prior_only_fine_tuning_skips_the_unfolding():
     assert all(p.grad is None for p in model.backbone.parameters())
     with pytest.raises(ValueError, match='train_prior'):
         tiny_model(prior_only=True)
+
+
+def test_prior_checkpoint_of_the_fine_tuning_loads_into_the_joint_model(
+        tmp_path):
+    torch.manual_seed(0)
+    tuned = tiny_model(train_prior=True, prior_only=True)
+    with torch.no_grad():
+        tuned.prior.modality_classifier.weight.fill_(0.25)
+    path = str(tmp_path / 'prior.pth')
+    torch.save(dict(state_dict=tuned.state_dict()), path)
+    model = tiny_model(prior_checkpoint=path)
+    model.init_weights()
+    assert torch.equal(model.prior.modality_classifier.weight,
+                       tuned.prior.modality_classifier.weight)
+    with pytest.raises(FileNotFoundError, match='tune the dual prior'):
+        tiny_model(prior_checkpoint=str(tmp_path / 'absent.pth')
+                   ).init_weights()
