@@ -12,7 +12,6 @@ import copy
 from typing import Dict, List, Optional, Sequence
 
 import torch
-import torch.nn.functional as F
 from mmengine.model import BaseModel
 from mmengine.structures import PixelData
 from torch import nn

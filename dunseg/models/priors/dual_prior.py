@@ -7,7 +7,7 @@ One open_clip CLIP gives both priors from the degraded slice ``y``
     p_mod = softmax(W_cls f)                    (Eq. 2)    modality prior
     L_mod = −α (1 − p_t)^γ log p_t              (Eq. 3)    focal loss
     s_k = τ · f̂ · t̂_k,   t_k = E_t(prompt_k)  (Sec. 3.3.3) degradation prior
-    L_deg = CE(s, degradation label)                       image–text contrastive
+    L_deg = CE(s, degradation label)                       image-text CE
 
 ``f̂``, ``t̂`` are L2-normalised and τ a fixed logit scale (the paper says
 "dot product"; normalised features with CLIP's scale 100 keep the logits in

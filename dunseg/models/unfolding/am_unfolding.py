@@ -10,8 +10,8 @@ gradient descent on ``½‖y − Φx‖² + λR(x)``, unrolled into K stages lai
 as VLU-Net's 4-level U-shape on features (Sec. 3.2 "K stages arranged in a
 hierarchical architecture"). Stage k at level l updates the features
 
-    z^(k) = x^(k-1) − ρ_k · Φᵀ(Φx^(k-1) − ŷ_l)          AMGDM (Sec. 3.4.2, E.1)
-    x^(k) = prox_k(z^(k))                                MDPMM (Sec. 3.4.3, E.2)
+    z^(k) = x^(k-1) − ρ_k · Φᵀ(Φx^(k-1) − ŷ_l)    AMGDM (Sec. 3.4.2, E.1)
+    x^(k) = prox_k(z^(k))                          MDPMM (Sec. 3.4.3, E.2)
 
 AMGDM, the gradient step (:class:`AttentionMambaGDM`):
 
