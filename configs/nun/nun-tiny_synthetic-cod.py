@@ -67,3 +67,6 @@ val_evaluator = [
     dict(type='RestorationMetric', missing_gt='skip')
 ]
 test_evaluator = val_evaluator
+# DDP: without an edge loss the edge branches of the reverse-attention units
+# get no gradient
+find_unused_parameters = True

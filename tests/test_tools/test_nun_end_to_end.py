@@ -96,3 +96,21 @@ def test_first_command_without_cod10k_names_the_layout(tmp_path):
     assert 'Imgs/' in proc.stderr and 'SINet-V2' in proc.stderr
     assert 'configs/nun/nun-tiny_synthetic-cod.py' in proc.stderr
     assert 'Traceback' not in proc.stderr
+
+
+def test_two_process_train_and_test_equal_single_process(trained_nun):
+    from .test_distributed import run as run_dist
+    config, tmp, checkpoint = trained_nun
+    work_dir = osp.join(tmp, 'dist_train')
+    run_dist(['bash', 'tools/dist_train.sh', config, '2', '--work-dir',
+              work_dir])
+    assert osp.isfile(osp.join(work_dir, 'iter_2.pth'))
+    single, multi = osp.join(tmp, 'single'), osp.join(tmp, 'multi')
+    run('tools/test.py', config, checkpoint, '--work-dir', single)
+    run_dist(['bash', 'tools/dist_test.sh', config, checkpoint, '2',
+              '--work-dir', multi])
+    single_metrics, multi_metrics = latest_metrics(single), \
+        latest_metrics(multi)
+    for key in ('SyntheticCOD/Sm', 'SyntheticCOD-haze-medium/MAE', 'PSNR',
+                'input_PSNR'):
+        assert multi_metrics[key] == single_metrics[key], key

@@ -96,6 +96,10 @@ class NUNSegmentor(BaseModel):
         self.prior = MODELS.build(prior) if prior else None
         self.prior_schedule = prior_schedule
         self.selector = MODELS.build(selector) if selector else None
+        if self.selector is not None:
+            # selection is a discrete choice made without gradients: its
+            # weights (a learned quality net) are never trained by NUN
+            self.selector.requires_grad_(False)
         self.mask_loss = MODELS.build(mask_loss)
         self.restoration_loss = (MODELS.build(restoration_loss)
                                  if restoration_loss else None)
