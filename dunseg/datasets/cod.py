@@ -97,6 +97,34 @@ def _source_hint(path: str) -> str:
 
 
 @DATASETS.register_module()
+def insert_degradation(pipeline: Sequence, degradation: dict,
+                       who: str) -> list:
+    """``pipeline`` with ``CODDegrade(**degradation)`` before its packing
+    step (``PackCODInputs``), so the clean image is kept as ``gt_image``."""
+    pipeline = list(pipeline)
+    packs = [
+        i for i, t in enumerate(pipeline)
+        if (t.get('type') if isinstance(t, dict) else type(t).__name__) ==
+        'PackCODInputs'
+    ]
+    if not packs:
+        raise ValueError(f'{who}(degradation=...) inserts CODDegrade before '
+                         'PackCODInputs, but the pipeline has no '
+                         'PackCODInputs; add it as the last transform')
+    pipeline.insert(packs[-1], dict(degradation, type='CODDegrade'))
+    return pipeline
+
+
+def degradation_suffix(degradation: dict) -> str:
+    """``-<kind>-<level>`` (several joined by ``+``) for a set's name."""
+
+    def names(value, default):
+        value = degradation.get(value, default)
+        return '+'.join((value, ) if isinstance(value, str) else value)
+
+    return f"-{names('kind', 'combined')}-{names('level', 'medium')}"
+
+
 class CODDataset(BaseDataset):
     """A COD set stored as ``<data_root>/<img_dir>`` + ``<mask_dir>``.
 
@@ -120,6 +148,12 @@ class CODDataset(BaseDataset):
         allow_unmatched (bool): Skip images without mask (and masks without
             image) with a warning instead of raising. Defaults to False.
         pipeline (Sequence): Transforms, built with dunseg's registry.
+        degradation (dict, optional): ``CODDegrade`` arguments (``kind``,
+            ``level``, ``seed``): the degradation is inserted right before
+            the pipeline's ``PackCODInputs`` and the default
+            ``dataset_name`` gets ``-<kind>-<level>`` appended, as
+            ``SyntheticCODDataset`` names its degraded sets. One config
+            line then turns a clean set into a degraded one.
         **kwargs: Other :class:`mmengine.dataset.BaseDataset` arguments.
     """
 
@@ -138,6 +172,7 @@ class CODDataset(BaseDataset):
                  mask_extensions: Sequence[str] = MASK_EXTENSIONS,
                  allow_unmatched: bool = False,
                  pipeline: Sequence = (),
+                 degradation: Optional[dict] = None,
                  **kwargs) -> None:
         if kwargs.get('ann_file'):
             raise ValueError(f'{type(self).__name__} does not use ann_file; '
@@ -150,6 +185,10 @@ class CODDataset(BaseDataset):
             edge_dir
         data_root = os.fspath(data_root) if data_root else ''
         self.dataset_name = dataset_name or self._default_name(data_root)
+        if degradation is not None:
+            pipeline = insert_degradation(pipeline, degradation,
+                                          type(self).__name__)
+            self.dataset_name += degradation_suffix(degradation)
         self.img_extensions = tuple(e.lower() for e in img_extensions)
         self.mask_extensions = tuple(e.lower() for e in mask_extensions)
         self.allow_unmatched = allow_unmatched

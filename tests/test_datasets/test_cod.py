@@ -250,3 +250,22 @@ def test_synthetic_cod_degraded_keeps_clean_image():
                        torch.from_numpy(clean[0]['gt_seg_map']))
     with pytest.raises(ValueError, match='degradation kind'):
         SyntheticCODDataset(num_samples=1, degradation=dict(kind='fog'))
+
+
+def test_degradation_argument_degrades_before_packing(run_tree):
+    root = str(run_tree / 'TestDataset' / 'CAMO')
+    clean = CODDataset(data_root=root, pipeline=TEST_PIPELINE)
+    degraded = CODDataset(
+        data_root=root, pipeline=TEST_PIPELINE,
+        degradation=dict(kind='haze', level='heavy', seed=0))
+    assert degraded.dataset_name == 'CAMO-haze-heavy'
+    item, reference = degraded[0], clean[0]
+    sample = item['data_samples']
+    # the clean image is kept for the restoration loss and metric
+    torch.testing.assert_close(sample.gt_image.data, reference['inputs'])
+    assert not torch.allclose(item['inputs'], reference['inputs'])
+    assert sample.dataset_name == 'CAMO-haze-heavy'
+    torch.testing.assert_close(degraded[0]['inputs'], item['inputs'])  # seed
+    with pytest.raises(ValueError, match='no PackCODInputs'):
+        CODDataset(data_root=root, pipeline=TEST_PIPELINE[:-1],
+                   degradation=dict(kind='haze'))
