@@ -96,7 +96,6 @@ def _source_hint(path: str) -> str:
     return ''
 
 
-@DATASETS.register_module()
 def insert_degradation(pipeline: Sequence, degradation: dict,
                        who: str) -> list:
     """``pipeline`` with ``CODDegrade(**degradation)`` before its packing
@@ -125,6 +124,7 @@ def degradation_suffix(degradation: dict) -> str:
     return f"-{names('kind', 'combined')}-{names('level', 'medium')}"
 
 
+@DATASETS.register_module()
 class CODDataset(BaseDataset):
     """A COD set stored as ``<data_root>/<img_dir>`` + ``<mask_dir>``.
 

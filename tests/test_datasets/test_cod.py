@@ -255,9 +255,11 @@ def test_synthetic_cod_degraded_keeps_clean_image():
 def test_degradation_argument_degrades_before_packing(run_tree):
     root = str(run_tree / 'TestDataset' / 'CAMO')
     clean = CODDataset(data_root=root, pipeline=TEST_PIPELINE)
-    degraded = CODDataset(
-        data_root=root, pipeline=TEST_PIPELINE,
-        degradation=dict(kind='haze', level='heavy', seed=0))
+    from dunseg.registry import DATASETS
+    # built by type name, as configs do
+    degraded = DATASETS.build(dict(
+        type='CODDataset', data_root=root, pipeline=TEST_PIPELINE,
+        degradation=dict(kind='haze', level='heavy', seed=0)))
     assert degraded.dataset_name == 'CAMO-haze-heavy'
     item, reference = degraded[0], clean[0]
     sample = item['data_samples']
