@@ -12,6 +12,7 @@ from mmengine.runner.checkpoint import _load_checkpoint
 
 from dunseg.registry import RUNNERS
 from dunseg.utils.finite import non_finite_predictions
+from dunseg.utils.interrupt import deferred_keyboard_interrupt
 from .checkpoint import (ENCODED_KEYS, decode_checkpoint, encode_checkpoint,
                          find_resumable_checkpoint, load_model_weights,
                          remove_stale_temp_files)
@@ -230,9 +231,10 @@ class DunSegRunner(Runner):
             return super().save_checkpoint(out_dir, filename, *args, **kwargs)
         tmp_name = f'.{filename}.tmp-{os.getpid()}'
         tmp_path = osp.join(out_dir, tmp_name)
-        try:
-            super().save_checkpoint(out_dir, tmp_name, *args, **kwargs)
-            os.replace(tmp_path, osp.join(out_dir, filename))
-        finally:
-            if osp.exists(tmp_path):
-                os.remove(tmp_path)
+        with deferred_keyboard_interrupt():
+            try:
+                super().save_checkpoint(out_dir, tmp_name, *args, **kwargs)
+                os.replace(tmp_path, osp.join(out_dir, filename))
+            finally:
+                if osp.exists(tmp_path):
+                    os.remove(tmp_path)

@@ -6,6 +6,7 @@ from mmengine.dist import is_main_process
 from mmengine.hooks import CheckpointHook
 
 from dunseg.registry import HOOKS
+from dunseg.utils.interrupt import deferred_keyboard_interrupt
 from ..checkpoint import atomic_write_text
 
 
@@ -45,6 +46,11 @@ class DunSegCheckpointHook(CheckpointHook):
                 backend.rmtree(path)
 
     def _save_checkpoint_with_step(self, runner, step, meta):
+        # Ctrl-C waits for the checkpoint, its pointer and the rotation
+        with deferred_keyboard_interrupt():
+            self._save_and_rotate(runner, step, meta)
+
+    def _save_and_rotate(self, runner, step, meta):
         dropped = None
         if self.max_keep_ckpts > 0 and not (self.keep_ckpt_ids and
                                             self.keep_ckpt_ids[-1] == step):
@@ -85,5 +91,5 @@ class DunSegCheckpointHook(CheckpointHook):
         # MMEngine deletes the previous best before saving the new one;
         # the deletion is deferred until the new best (and the periodic
         # checkpoint that records it) are on disk.
-        with self._removals_after_success():
+        with deferred_keyboard_interrupt(), self._removals_after_success():
             super()._save_best_checkpoint(runner, metrics)
