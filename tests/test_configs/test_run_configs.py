@@ -14,6 +14,9 @@ ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
     # ResNet-50 23,508,032 + RUN 43,498,671 (with its two VSS blocks)
     ('run_r50_cod10k.py', 67_006_703),
     ('run-tiny_synthetic-cod.py', 3_901_087),
+    ('run-tiny_synthetic-cod-degraded.py', 3_901_087),
+    # the encoder-decoder baseline of the tiny RUN: same encoder, FPN decoder
+    ('../sem_fpn/fpn-tiny_synthetic-cod.py', 3_738_193),
     # Res2Net-50 v1b 23,669,352 + RUN 43,498,671
     ('run_res2net50_cod10k.py', 67_168_023),
 ])
