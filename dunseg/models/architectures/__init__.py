@@ -10,3 +10,6 @@ __all__ += ['NUNSegmentor']
 from .joint_restorer_segmentor import JointRestorerSegmentor  # noqa: E402
 
 __all__ += ['JointRestorerSegmentor']
+from .medical_segmentor import MedicalSegmentor  # noqa: E402
+
+__all__ += ['MedicalSegmentor']

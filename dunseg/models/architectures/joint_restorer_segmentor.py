@@ -18,12 +18,12 @@ from torch import nn
 
 from dunseg.registry import MODELS
 from dunseg.structures import DunSegDataSample
-from ..losses.segmentation_losses import MultiClassDiceLoss
+from .medical_segmentor import MultiClassSegMixin
 from .restorer import StageReadout, stack_gt_images
 
 
 @MODELS.register_module()
-class JointRestorerSegmentor(BaseModel):
+class JointRestorerSegmentor(MultiClassSegMixin, BaseModel):
     """Prior head -> VL-DUN -> restored slice + segmentation.
 
     Inputs are zero-filled slices (N, 1, H, W) (``PackMedicalInputs``); data
@@ -83,6 +83,8 @@ class JointRestorerSegmentor(BaseModel):
             ``DunSegDataPreprocessor``.
         init_cfg (dict, optional): MMEngine init config.
     """
+
+    missing_mask_hint = ' (or build the model with seg_head=None)'
 
     def __init__(self,
                  backbone: dict,
@@ -150,20 +152,7 @@ class JointRestorerSegmentor(BaseModel):
             raise ValueError('prior_checkpoint is set but the model has no '
                              'prior head; add model.prior or drop it')
         self.prior_checkpoint = prior_checkpoint
-        self.label_spaces = None
-        if label_spaces is not None:
-            self.label_spaces = {
-                name: tuple(int(c) for c in classes)
-                for name, classes in label_spaces.items()
-            }
-            num = getattr(self.seg_head, 'num_classes', None)
-            for name, classes in self.label_spaces.items():
-                if classes[0] != 0 or (num is not None
-                                       and max(classes) >= num):
-                    raise ValueError(
-                        f'label_spaces[{name!r}] = {classes}: local label 0 '
-                        'must map to the background 0 and every class must '
-                        f'be below the Seg. Head\'s num_classes ({num})')
+        self._set_label_spaces(label_spaces)
 
     # ------------------------------------------------------------------ #
     def _build_stage_readouts(self) -> nn.ModuleList:
@@ -239,41 +228,6 @@ class JointRestorerSegmentor(BaseModel):
         ]
 
     # ------------------------------------------------------------------ #
-    def _label_space(self, sample) -> Optional[torch.Tensor]:
-        """Global class of each local label of ``sample``'s dataset."""
-        if self.label_spaces is None:
-            return None
-        name = sample.metainfo.get('dataset_name')
-        if name not in self.label_spaces:
-            raise KeyError(
-                f'dataset_name {name!r} has no entry in model.label_spaces '
-                f'{sorted(self.label_spaces)}; add its classes')
-        return torch.tensor(self.label_spaces[name], dtype=torch.long)
-
-    def _gt_masks(self, data_samples, device) -> torch.Tensor:
-        masks = []
-        for sample in data_samples:
-            if 'gt_mask' not in sample:
-                raise ValueError(
-                    f'data sample of {sample.metainfo.get("img_path", "?")} '
-                    'has no gt_mask; the segmentation loss needs label maps '
-                    '(or build the model with seg_head=None)')
-            mask = sample.gt_mask.data[0].long()
-            space = self._label_space(sample)
-            if space is not None:
-                mask = space[mask]  # local -> global labels
-            masks.append(mask)
-        return torch.stack(masks).to(device)
-
-    def _class_mask(self, data_samples, num_classes: int, device):
-        """(N, classes) bool: the classes of each sample's dataset."""
-        if self.label_spaces is None:
-            return None
-        keep = torch.zeros(len(data_samples), num_classes, dtype=torch.bool)
-        for i, sample in enumerate(data_samples):
-            keep[i, self._label_space(sample)] = True
-        return keep.to(device)
-
     def _labels(self, data_samples, key: str, classes: Sequence[str],
                 device) -> Optional[torch.Tensor]:
         values = [s.metainfo.get(key) for s in data_samples]
@@ -325,16 +279,7 @@ class JointRestorerSegmentor(BaseModel):
                 for img in self.stage_images(states, inputs)
             ]).mean()
         if seg_logits is not None:
-            target = self._gt_masks(data_samples, seg_logits.device)
-            class_mask = self._class_mask(data_samples, seg_logits.shape[1],
-                                          seg_logits.device)
-            for loss_fn in self.seg_losses:
-                if class_mask is not None and isinstance(
-                        loss_fn, MultiClassDiceLoss):
-                    value = loss_fn(seg_logits, target, class_mask)
-                else:
-                    value = loss_fn(seg_logits, target)
-                losses[loss_fn.loss_name] = value
+            losses.update(self.seg_loss(seg_logits, data_samples))
         if self.train_prior:
             losses.update(self.prior_losses(prior_out, data_samples))
         return losses
@@ -350,12 +295,7 @@ class JointRestorerSegmentor(BaseModel):
             data_samples = [DunSegDataSample() for _ in range(len(inputs))]
         scores = [None] * len(inputs)
         if seg_logits is not None:
-            for i, sample in enumerate(data_samples):
-                logits = seg_logits[i].float()
-                space = self._label_space(sample)
-                if space is not None:  # the dataset's classes, local order
-                    logits = logits[space.to(logits.device)]
-                scores[i] = logits.softmax(0)
+            scores = self.seg_scores(seg_logits, data_samples)
         stages = None
         if self.return_stages:
             stages = torch.stack([
@@ -365,9 +305,7 @@ class JointRestorerSegmentor(BaseModel):
             sample.pred_image = PixelData(data=restored[i])
             sample.input_image = PixelData(data=inputs[i])
             if scores[i] is not None:
-                sample.pred_score = PixelData(data=scores[i])
-                sample.pred_mask = PixelData(
-                    data=scores[i].argmax(0, keepdim=True).long())
+                self.set_seg_prediction(sample, scores[i])
             if prior_out is not None:
                 sample.set_metainfo(self._recognised(prior_out, i))
             if stages is not None:
