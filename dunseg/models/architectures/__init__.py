@@ -11,5 +11,6 @@ from .joint_restorer_segmentor import JointRestorerSegmentor  # noqa: E402
 
 __all__ += ['JointRestorerSegmentor']
 from .medical_segmentor import MedicalSegmentor  # noqa: E402
+from .restore_then_segment import RestoreThenSegment  # noqa: E402
 
-__all__ += ['MedicalSegmentor']
+__all__ += ['MedicalSegmentor', 'RestoreThenSegment']
