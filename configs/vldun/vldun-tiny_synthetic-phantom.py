@@ -7,12 +7,20 @@
 # MDPMM stages over 4 levels, dual-prior cross-attention, Bi-Mamba Phi^T,
 # frequency-split proximal, Rec. + Seg. Heads); only the widths are small.
 #   python tools/train.py configs/vldun/vldun-tiny_synthetic-phantom.py
-# Ablations (Table 3) by --cfg-options:
-#   w/o FD:        model.backbone.frequency_decoupling=False
-#   w/o Seg Head:  model.seg_head=None
-#   w/o CLIP:      model.prior=None model.backbone.use_prior=False
-#   known operator: model.prior=None model.backbone.use_prior=False
+# Ablations (Table 3), each a config with this one's data and schedule:
+#   w/o FD:        vldun-tiny_synthetic-phantom_wo-fd.py
+#   w/o Seg Head:  vldun-tiny_synthetic-phantom_wo-seghead.py (keeps the
+#                  best checkpoint by PSNR: --cfg-options model.seg_head=None
+#                  alone stops at the first validation, which has no Dice)
+#   w/o CLIP:      vldun-tiny_synthetic-phantom_wo-clip.py
+#   known operator (--cfg-options): model.prior=None
+#                  model.backbone.use_prior=False
 #                  model.backbone.physical_operator=True
+# Comparisons (configs/vldun/README.md): a U-Net of the same size on the
+# degraded slices (configs/unet/unet-tiny_synthetic-phantom.py) and the
+# sequential pipeline (vldun-tiny_synthetic-phantom_restore-then-segment.py).
+# 5,207,019 parameters, 1,818,728 of them trained (the CLIP dual prior,
+# 3,388,291, is frozen here).
 _base_ = [
     '../_base_/models/vldun.py',
     '../_base_/datasets/synthetic_phantom.py',
@@ -70,5 +78,7 @@ test_cfg = dict(type='TestLoop')
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=50),
     checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=300,
-                    max_keep_ckpts=2, save_best='Dice', rule='greater'))
+                    max_keep_ckpts=2, save_best='Dice', rule='greater'),
+    # tools/test.py --show-dir: input | restored | segmentation, stages
+    visualization=dict(type='DunSegVisualizationHook'))
 log_processor = dict(by_epoch=False)

@@ -1,0 +1,157 @@
+"""VL-DUN-tiny's comparisons and ablations (issue 12): every config builds
+with the size its header states, shares VL-DUN-tiny's data, schedule,
+evaluator and test split, and trains and tests one step on tiny phantom
+slices through its own pipelines."""
+import os.path as osp
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.dataset import default_collate
+
+from dunseg.registry import DATASETS, METRICS, MODELS
+from dunseg.utils import register_all_modules
+
+from ..conftest import REPO_ROOT
+
+VLDUN_TINY = 'configs/vldun/vldun-tiny_synthetic-phantom.py'
+WO_FD = 'configs/vldun/vldun-tiny_synthetic-phantom_wo-fd.py'
+WO_CLIP = 'configs/vldun/vldun-tiny_synthetic-phantom_wo-clip.py'
+WO_SEGHEAD = 'configs/vldun/vldun-tiny_synthetic-phantom_wo-seghead.py'
+UNET = 'configs/unet/unet-tiny_synthetic-phantom.py'
+SEQUENTIAL = ('configs/vldun/'
+              'vldun-tiny_synthetic-phantom_restore-then-segment.py')
+CONFIGS = [VLDUN_TINY, WO_FD, WO_CLIP, WO_SEGHEAD, UNET, SEQUENTIAL]
+
+# config: (all parameters, parameters with requires_grad), as the headers
+# and configs/vldun/README.md state them
+SIZES = {
+    # 3,388,291 of them the frozen CLIP dual prior
+    VLDUN_TINY: (5_207_019, 1_818_728),
+    WO_FD: (5_207_019, 1_818_728),
+    # no CLIP; 784 for the learned prompts
+    WO_CLIP: (1_819_512, 1_819_512),
+    # VL-DUN-tiny less its 18,692-parameter Seg. Head
+    WO_SEGHEAD: (5_188_327, 1_800_036),
+    # mmseg's U-Net at width 16 (1,811,952) + the Seg. Head (14,084)
+    UNET: (1_826_036, 1_826_036),
+    # the frozen step-1 restorer + a width-4 U-Net, the only trained part
+    SEQUENTIAL: (5_303_175, 114_848),
+}
+
+
+@pytest.fixture(scope='module')
+def step1_checkpoint(tmp_path_factory):
+    """A checkpoint of the restoration-only VL-DUN-tiny (step 1)."""
+    register_all_modules()
+    cfg = Config.fromfile(osp.join(REPO_ROOT, WO_SEGHEAD))
+    torch.manual_seed(0)
+    restorer = MODELS.build(cfg.model)
+    path = str(tmp_path_factory.mktemp('step1') / 'iter_600.pth')
+    torch.save(dict(meta=dict(iter=600), state_dict=restorer.state_dict()),
+               path)
+    return path
+
+
+def load(config, step1_checkpoint=None) -> Config:
+    register_all_modules()
+    cfg = Config.fromfile(osp.join(REPO_ROOT, config))
+    if config == SEQUENTIAL:
+        cfg.model.restorer_checkpoint = step1_checkpoint
+    return cfg
+
+
+def count(model):
+    return (sum(p.numel() for p in model.parameters()),
+            sum(p.numel() for p in model.parameters() if p.requires_grad))
+
+
+@pytest.mark.parametrize('config', CONFIGS)
+def test_config_builds_with_the_stated_size(config, step1_checkpoint):
+    cfg = load(config, step1_checkpoint)
+    if config == SEQUENTIAL:  # loads the checkpoint: real tensors
+        model = MODELS.build(cfg.model)
+        assert not any(p.requires_grad for p in model.restorer.parameters())
+        # trained over both steps, as the header says
+        assert count(model)[1] + SIZES[WO_SEGHEAD][1] == 1_914_884
+    else:
+        with torch.device('meta'):
+            model = MODELS.build(cfg.model)
+    assert count(model) == SIZES[config]
+
+
+def test_comparison_sizes_match_vldun_tiny():
+    """The segmentation-only U-Net within 1 % of VL-DUN-tiny's trained
+    parameters; the sequential pipeline, both steps, within 6 %."""
+    trained = SIZES[VLDUN_TINY][1]
+    assert abs(SIZES[UNET][1] / trained - 1) < 0.01
+    sequential = SIZES[SEQUENTIAL][1] + SIZES[WO_SEGHEAD][1]
+    assert abs(sequential / trained - 1) < 0.06
+
+
+SHARED = ('train_dataloader', 'val_dataloader', 'test_dataloader',
+          'val_evaluator', 'test_evaluator', 'optim_wrapper',
+          'param_scheduler', 'train_cfg', 'val_cfg', 'test_cfg',
+          'randomness', 'log_processor')
+
+
+@pytest.mark.parametrize('config', CONFIGS[1:])
+def test_same_data_schedule_evaluator_and_test_split(config):
+    base = load(VLDUN_TINY)
+    cfg = load(config)
+    for key in SHARED:
+        assert cfg[key] == base[key], key
+    hooks, base_hooks = cfg.default_hooks, base.default_hooks
+    # without a Seg. Head, the best checkpoint is picked by PSNR
+    expected = 'PSNR' if config == WO_SEGHEAD else 'Dice'
+    assert hooks.checkpoint.pop('save_best') == expected
+    base_hooks.checkpoint.pop('save_best')
+    assert hooks == base_hooks
+    seg_losses = {
+        UNET: lambda m: m.seg_losses,
+        SEQUENTIAL: lambda m: m.segmenter.seg_losses,
+    }.get(config, lambda m: m.seg_losses)
+    assert seg_losses(cfg.model) == base.model.seg_losses
+    if config == SEQUENTIAL:
+        # the restorer is exactly the model step 1 trains
+        assert cfg.model.restorer == load(WO_SEGHEAD).model
+
+
+def tiny_batch(dataset_cfg, n=2, size=32):
+    """``n`` slices of ``size`` through the config's own pipeline."""
+    dataset_cfg = dict(dataset_cfg, num_samples=n, img_size=size)
+    dataset = DATASETS.build(dataset_cfg)
+    return default_collate([dataset[i] for i in range(n)])
+
+
+@pytest.mark.parametrize('config', CONFIGS)
+def test_one_training_and_test_step_on_tiny_slices(config,
+                                                   step1_checkpoint):
+    cfg = load(config, step1_checkpoint)
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    model.train()
+    data = model.data_preprocessor(
+        tiny_batch(cfg.train_dataloader.dataset), True)
+    losses = model(**data, mode='loss')
+    seg = {'loss_seg_ce', 'loss_seg_dice'}
+    if config in (UNET, SEQUENTIAL):  # segmentation is all they train
+        assert set(losses) == seg
+    else:
+        assert 'loss_rec' in losses
+        assert (seg <= set(losses)) == (config != WO_SEGHEAD)
+    sum(losses.values()).backward()
+    grads = [p.grad for p in model.parameters() if p.grad is not None]
+    assert grads and all(torch.isfinite(g).all() for g in grads)
+    assert all(p.requires_grad for p in model.parameters()
+               if p.grad is not None)
+
+    model.eval()
+    batch = tiny_batch(cfg.test_dataloader.dataset)
+    samples = model(**model.data_preprocessor(batch, False), mode='predict')
+    metric = METRICS.build(cfg.test_evaluator)
+    metric.process(batch, [s.to_dict() for s in samples])
+    scores = metric.compute_metrics(metric.results)
+    assert ('Dice' in scores) == (config != WO_SEGHEAD)
+    assert ('PSNR' in scores) == (config != UNET)
