@@ -5,11 +5,11 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.dunseg-installed
-DEMO_CONFIG ?= configs/rpcanet/rpcanet-plus_k6b4_synthetic-sirst-128x128.py
-DEMO_DIR ?= work_dirs/demo
+RPCANET_CONFIG ?= configs/rpcanet/rpcanet-plus_k6b4_synthetic-sirst-128x128.py
+DEMO_DIR ?= work_dirs/nun_demo
 export HF_HUB_OFFLINE := 1
 
-.PHONY: install test demo demo-vlunet clean-venv
+.PHONY: install test demo demo-rpcanet demo-vlunet clean-venv
 
 install: $(STAMP)
 
@@ -28,10 +28,15 @@ $(STAMP): setup.py requirements/runtime.txt requirements/tests.txt requirements/
 test: $(STAMP)
 	$(PY) -m pytest tests -q -p no:cacheprovider
 
+# NUN on the embedded data: tiny DA-CLIP prior, NUN-tiny on degraded
+# SyntheticCOD scenes, test (COD metrics per set, restorations vs input), demo.
+demo: $(STAMP)
+	bash tools/run_embedded_nun_demo.sh $(PY) $(DEMO_DIR)
+
 # Train RPCANet+ on the embedded synthetic infrared dataset, test it against
 # the classical top-hat baseline, and run the demo on a sample image.
-demo: $(STAMP)
-	bash tools/run_embedded_demo.sh $(PY) $(DEMO_CONFIG) $(DEMO_DIR)
+demo-rpcanet: $(STAMP)
+	bash tools/run_embedded_demo.sh $(PY) $(RPCANET_CONFIG) work_dirs/rpcanet_demo
 
 # The VLU-Net recipe on embedded synthetic degradations: CLIP adapter tuning,
 # VLU-Net training, test (PSNR/SSIM per degradation) and the demo.

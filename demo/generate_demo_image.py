@@ -16,7 +16,14 @@
   :func:`dunseg.datasets.packaged_sample_slices`), with their k-space
   undersampled versions (VL-DUN's degradation, ``KSpaceUndersample``:
   radial 4x for CT, Cartesian 4x for MRI, fixed seed) in
-  ``demo_ct_undersampled.png`` / ``demo_mri_undersampled.png``.
+  ``demo_ct_undersampled.png`` / ``demo_mri_undersampled.png`` and their
+  centred sampling masks (255 = sampled) in ``demo_ct_kspace_mask.png`` /
+  ``demo_mri_kspace_mask.png`` (``image_demo.py --kspace-mask`` for
+  VL-DUN's known-operator variant).
+- ``demo/demo_cod_lowlight.png`` (``--kind cod``): a concealed-object scene
+  of ``SyntheticCODDataset``'s test split (128x128) under its medium low-light
+  degradation, NUN's setting; the clean scene and the object mask go to
+  ``demo_cod_lowlight_clean.png`` and ``demo_cod_lowlight_mask.png``.
 """
 import argparse
 import os.path as osp
@@ -69,27 +76,48 @@ def write_medical(out: str, kind: str, seed: int) -> None:
         img_id=f'demo/{name}'))
     for path, img in ((out, results['gt_img']),
                       (out.replace('.png', '_undersampled.png'),
-                       results['img'])):
+                       results['img']),
+                      (out.replace('.png', '_kspace_mask.png'),
+                       results['kspace_mask'])):
         cv2.imwrite(path, np.round(np.clip(img, 0, 1) * 255).astype(np.uint8))
-    print(f'wrote {out} ({item["source"]}) and its '
+    print(f'wrote {out} ({item["source"]}), its '
           f'{results["kspace_pattern"]} undersampled version '
-          f'({results["kspace_acceleration"]:.1f}x)')
+          f'({results["kspace_acceleration"]:.1f}x) and the centred k-space '
+          'mask (for --kspace-mask)')
+
+
+def write_cod(out: str, index: int, seed: int) -> None:
+    from dunseg.datasets import SyntheticCODDataset
+    degraded = SyntheticCODDataset(
+        num_samples=index + 1, img_size=(128, 128), seed=seed, split='test',
+        degradation=dict(kind='lowlight', level='medium'), pipeline=[])
+    sample = degraded[index]
+    for path, img in ((out, sample['img']),
+                      (out.replace('.png', '_clean.png'), sample['gt_img'])):
+        rgb = np.round(np.clip(img, 0, 1) * 255).astype(np.uint8)
+        cv2.imwrite(path, cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    cv2.imwrite(out.replace('.png', '_mask.png'),
+                (sample['gt_seg_map'] > 0).astype(np.uint8) * 255)
+    print(f'wrote {out}, its clean scene and the object mask')
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--kind', choices=('ir', 'rain', 'ct', 'mri'),
+    parser.add_argument('--kind', choices=('ir', 'rain', 'ct', 'mri', 'cod'),
                         default='ir')
     parser.add_argument('--out', help='output file (default: '
                         'demo/demo_<kind>.png)')
     parser.add_argument('--index', type=int, default=0)
     parser.add_argument('--seed', type=int, default=2024)
     args = parser.parse_args()
-    out = args.out or osp.join(DEMO_DIR, f'demo_{args.kind}.png')
+    name = 'cod_lowlight' if args.kind == 'cod' else args.kind
+    out = args.out or osp.join(DEMO_DIR, f'demo_{name}.png')
     if args.kind == 'ir':
         write_ir(out, args.index, args.seed)
     elif args.kind == 'rain':
         write_rain(out, args.seed)
+    elif args.kind == 'cod':
+        write_cod(out, args.index, args.seed)
     else:
         write_medical(out, args.kind, args.seed)
 
