@@ -141,7 +141,9 @@ def synthetic_batch(batch_size: int,
 
     Each ``gt_mask`` is uint8 (1, H, W), zero except a 3 x 3 target at the
     image centre -- what an infrared small-target mask looks like; each
-    ``gt_image`` (for restorers) is a copy of the input.
+    ``gt_edge`` (for COD models such as RUN, whose loss supervises edges)
+    is that target's boundary pixels; each ``gt_image`` (for restorers) is
+    a copy of the input.
     """
     from mmengine.structures import PixelData
 
@@ -158,6 +160,11 @@ def synthetic_batch(batch_size: int,
         sample = DunSegDataSample(metainfo=dict(
             img_shape=(height, width), ori_shape=(height, width)))
         sample.gt_mask = PixelData(data=mask.to(device))
+        # mask pixels with a background pixel among their 8 neighbours
+        background = 1 - mask[None].float()
+        edge = mask * torch.nn.functional.max_pool2d(
+            background, 3, stride=1, padding=1)[0].to(torch.uint8)
+        sample.gt_edge = PixelData(data=edge.to(device))
         # restorers train against a clean image
         sample.gt_image = PixelData(data=inputs[len(data_samples)].clone())
         data_samples.append(sample)

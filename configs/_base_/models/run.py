@@ -37,3 +37,7 @@ model = dict(
     reconstruction_loss=None,
     reconstruction_loss_weights=(0, 1 / 8, 1 / 4, 1 / 2, 1),
     threshold=0.5)
+# DDP (tools/dist_train.sh): without a reconstruction loss the background
+# reconstruction net and lam get no gradient, nor does the unsupervised edge
+# branch of stage 4's reverse-attention unit
+find_unused_parameters = True

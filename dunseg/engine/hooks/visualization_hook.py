@@ -16,7 +16,8 @@ class DunSegVisualizationHook(Hook):
     Active in testing when ``draw=True`` (``tools/test.py --show-dir`` sets
     it). Turns on the model's ``return_stages`` so stage states are
     available; images are saved to ``<work_dir>/<timestamp>/<show_dir>``
-    or the absolute ``show_dir``.
+    or the absolute ``show_dir``, as ``<dataset_name>_<image name>.png``
+    (``<image name>.png`` for samples without a ``dataset_name``).
 
     Args:
         draw (bool): Whether to draw at all.
@@ -62,6 +63,11 @@ class DunSegVisualizationHook(Hook):
             path = sample.metainfo.get('img_path')
             stem = (osp.splitext(osp.basename(path))[0]
                     if path else f'{self._count - 1:06d}')
+            # the test sets of a ConcatDataset (COD10K and its degraded
+            # copy, SyntheticCOD and SyntheticCOD-haze-medium) share names
+            dataset_name = sample.metainfo.get('dataset_name')
+            if dataset_name:
+                stem = f'{dataset_name}_{stem}'
             runner.visualizer.add_datasample(
                 stem, inputs[i], sample, draw_stages=self.draw_stages,
                 out_file=osp.join(self.show_dir, f'{stem}.png'))

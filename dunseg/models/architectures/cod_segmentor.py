@@ -212,7 +212,9 @@ class CODSegmentor(BaseModel):
         stacked = None
         if self.return_stages:
             stacked = {}
-            for key in {k for state in states for k in state}:
+            # first-seen order (mask, background, edge, ...): a set would
+            # order the drawn rows by string hash, differently every run
+            for key in dict.fromkeys(k for state in states for k in state):
                 maps = [s[key] for s in states if key in s]
                 if key.startswith('mask'):
                     maps = [torch.sigmoid(m) for m in maps]

@@ -92,6 +92,9 @@ def test_predict_scores_masks_and_stage_states_at_odd_size():
     assert 0 <= float(score.min()) and float(score.max()) <= 1
     assert samples[0].pred_mask.data.dtype == torch.uint8
     stages = samples[0].stage_states
+    # the drawn rows, in a fixed order (not a set's hash order)
+    assert list(stages) == ['mask', 'background', 'edge', 'mask_hat',
+                            'mask_ss']
     assert stages['mask'].shape == (5, 1, 96, 64)
     assert stages['edge'].shape == (4, 1, 96, 64)
     assert stages['background'].shape == (5, 3, 96, 64)
