@@ -10,13 +10,17 @@ from mmengine.registry import init_default_scope
 from mmengine.structures import PixelData
 
 from dunseg.engine.checkpoint import load_model_weights, load_weights_only
-from dunseg.registry import MODELS
+from dunseg.registry import MODELS, TRANSFORMS
 from dunseg.structures import DunSegDataSample
 from dunseg.utils.finite import check_finite_image, non_finite_predictions
 
 ImageType = Union[str, np.ndarray]
 
 # Test-pipeline transforms that need ground truth, skipped for inference.
+# Transform classes can also say so themselves with a class attribute
+# ``skip_at_inference = True`` (e.g. KSpaceUndersample, which makes the
+# degraded input from the clean slice: files given to a model are already
+# degraded).
 _NEEDS_GROUND_TRUTH = ('Annotation', 'Paired', 'Degrade')
 
 
@@ -90,15 +94,66 @@ def _inference_pipeline(cfg: Config, in_channels: Optional[int]) -> Compose:
     pipeline = [dict(t) for t in _test_pipeline(cfg)]
     # Inference has the input image only: no annotations, no clean image,
     # no synthetic degradation.
-    pipeline = [
-        t for t in pipeline if not any(
-            word in t['type'] for word in _NEEDS_GROUND_TRUTH)
-    ]
-    if not pipeline or 'Load' not in pipeline[0]['type']:
-        color_type = 'grayscale' if in_channels == 1 else 'color'
-        pipeline.insert(
-            0, dict(type='LoadISTDImageFromFile', color_type=color_type))
+    pipeline = [t for t in pipeline if not _skipped_at_inference(t)]
+    if not pipeline or 'Load' not in _type_name(pipeline[0]):
+        loader = None
+        for t in pipeline:  # the packer knows how its inputs are read
+            loader = getattr(_transform_class(t), 'inference_loader', None)
+            if loader is not None:
+                break
+        if loader is None:
+            color_type = 'grayscale' if in_channels == 1 else 'color'
+            loader = dict(type='LoadISTDImageFromFile', color_type=color_type)
+        pipeline.insert(0, dict(loader))
     return Compose(pipeline)
+
+
+def _type_name(transform: dict) -> str:
+    kind = transform['type']
+    return kind if isinstance(kind, str) else kind.__name__
+
+
+def _transform_class(transform: dict):
+    kind = transform['type']
+    return TRANSFORMS.get(kind) if isinstance(kind, str) else kind
+
+
+def _skipped_at_inference(transform: dict) -> bool:
+    if any(word in _type_name(transform) for word in _NEEDS_GROUND_TRUTH):
+        return True
+    return bool(getattr(_transform_class(transform), 'skip_at_inference',
+                        False))
+
+
+def _load_kspace_mask(mask, shape) -> torch.Tensor:
+    """A centred k-space sampling mask (path to ``.npy`` / image, or array)
+    as float32 (1, H, W) in {0, 1}, checked against the image ``shape``."""
+    source = 'kspace_mask'
+    if isinstance(mask, (str, Path)):
+        source = str(mask)
+        if not Path(mask).is_file():
+            raise FileNotFoundError(f'k-space mask file not found: {source!r}')
+        if source.endswith('.npy'):
+            mask = np.load(source)
+        else:
+            from dunseg.datasets.transforms.loading import \
+                decode_image_unchanged
+            mask = decode_image_unchanged(source, what='k-space mask')
+    mask = np.asarray(mask)
+    if mask.ndim == 3:
+        mask = mask[..., 0] if mask.shape[2] in (1, 3, 4) else mask[0]
+    if mask.shape != tuple(shape):
+        raise ValueError(
+            f'the k-space mask {source!r} is {mask.shape} but the image is '
+            f'{tuple(shape)}; give the mask the slice was undersampled with')
+    mask = (mask > 0).astype(np.float32)
+    h, w = mask.shape
+    if mask[h // 2, w // 2] == 0 and mask[0, 0] > 0:
+        raise ValueError(
+            f'the k-space mask {source!r} samples the corner but not the '
+            'centre: it is in FFT order; dunseg masks are centred (DC at '
+            '(H//2, W//2)): pass np.fft.fftshift(mask)')
+    return torch.from_numpy(mask)[None]
 
 
 def _array_to_unit_range(image: np.ndarray) -> np.ndarray:
@@ -120,15 +175,30 @@ def _array_to_unit_range(image: np.ndarray) -> np.ndarray:
 @torch.no_grad()
 def inference_model(model: torch.nn.Module,
                     images: Union[ImageType, Sequence[ImageType]],
-                    return_stages: bool = False
+                    return_stages: bool = False,
+                    kspace_mask=None,
+                    slice_index: Optional[int] = None
                     ) -> Union[DunSegDataSample, List[DunSegDataSample]]:
     """Run a model on image file(s) or array(s) through its test pipeline.
+
+    Transforms that need ground truth or synthesise the degradation are
+    dropped (the input is the degraded image); a loader fitting the
+    pipeline's packer is put first (medical pipelines read PNG, ``.npy``,
+    DICOM and NIfTI slices, :class:`~dunseg.datasets.transforms.
+    LoadMedicalSliceFromFile`).
 
     Args:
         model: A model from :func:`init_model` (``model.cfg`` is used).
         images: Path(s) or H x W (x C) array(s) (uint8, uint16 or float in
             [0, 1]).
         return_stages (bool): Also return every stage's state.
+        kspace_mask: The centred k-space sampling mask the (undersampled)
+            image was made with: a ``.npy`` / image path or an (H, W)
+            array, nonzero = sampled. Needed by models that use the known
+            operator (VL-DUN with ``physical_operator=True``); the same
+            mask for every image.
+        slice_index (int, optional): Slice of volume files (NIfTI, DICOM
+            multi-frame, 3-D ``.npy``); None = the middle one.
 
     Returns:
         The data sample(s) with the predictions (``pred_score`` /
@@ -140,6 +210,13 @@ def inference_model(model: torch.nn.Module,
     cfg = model.cfg
     init_default_scope(cfg.get('default_scope', 'dunseg'))
     in_channels = getattr(model.data_preprocessor, 'in_channels', None)
+    if getattr(model, 'needs_kspace_mask', False) and kspace_mask is None:
+        raise ValueError(
+            f'{type(model).__name__} uses the known k-space operator '
+            '(model.backbone.physical_operator=True) and needs the sampling '
+            'mask the input was undersampled with: pass kspace_mask= '
+            '(demo/image_demo.py --kspace-mask MASK.npy|.png, centred, '
+            'nonzero = sampled, the image\'s size)')
     pipeline = _inference_pipeline(cfg, in_channels)
     results = []
     previous = getattr(model, 'return_stages', False)
@@ -162,7 +239,14 @@ def inference_model(model: torch.nn.Module,
                         f'image file not found: {str(image)!r}; check the '
                         'path (relative paths start from the current '
                         f'directory, {Path.cwd()})')
-                data = pipeline(dict(img_path=str(image)))
+                request = dict(img_path=str(image))
+                if slice_index is not None:
+                    request['slice_index'] = slice_index
+                data = pipeline(request)
+            if kspace_mask is not None:
+                data['data_samples'].kspace_mask = PixelData(
+                    data=_load_kspace_mask(kspace_mask,
+                                           data['inputs'].shape[-2:]))
             sample = model.test_step(pseudo_collate([data]))[0]
             bad = non_finite_predictions(sample)
             if bad:

@@ -1062,6 +1062,134 @@ class MedicalSliceFolderDataset(_MedicalSampleMixin, BaseDataset):
 
 
 # ---------------------------------------------------------------------------
+# single slices for inference (demo/image_demo.py, dunseg.apis)
+#: File endings :func:`read_medical_slice` reads as volumes or DICOM.
+DICOM_SUFFIXES = ('.dcm', '.dicom', '.ima')
+#: DICOM ``Modality`` tag -> dunseg modality.
+DICOM_MODALITIES = dict(CT='CT', MR='MRI')
+
+
+def read_dicom_image(path: str) -> Tuple[np.ndarray, Optional[str]]:
+    """One DICOM file as float32 ``(Z, H, W)`` physical values (HU for CT:
+    ``pixel · RescaleSlope + RescaleIntercept``) and its modality
+    (``'CT'`` / ``'MRI'`` from the ``Modality`` tag, None for others)."""
+    pydicom = _require('pydicom')
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'DICOM file not found: {path!r}')
+    try:
+        ds = pydicom.dcmread(path)
+        pixels = np.asarray(ds.pixel_array, np.float32)
+    except Exception as err:
+        raise IOError(f'cannot read DICOM image {path!r} '
+                      f'({type(err).__name__}: {err})') from err
+    slope = float(getattr(ds, 'RescaleSlope', 1.0))
+    intercept = float(getattr(ds, 'RescaleIntercept', 0.0))
+    pixels = pixels * np.float32(slope) + np.float32(intercept)
+    if pixels.ndim == 3 and pixels.shape[-1] in (3, 4) and \
+            getattr(ds, 'SamplesPerPixel', 1) > 1:
+        pixels = pixels[..., :3].mean(-1)  # colour secondary capture
+    if pixels.ndim == 2:
+        pixels = pixels[None]
+    return pixels, DICOM_MODALITIES.get(str(getattr(ds, 'Modality', '')))
+
+
+def _normalise_unknown(volume: np.ndarray, modality: Optional[str],
+                       source: str, ct_window, mri_percentiles) -> np.ndarray:
+    """Values already in [0, 1] are kept; others get the modality's
+    normalisation; with no modality, a volume that looks like HU (values
+    below -200, 99th percentile below 3000) is CT-windowed, anything else
+    percentile scaled."""
+    check_finite_image(volume, source, 'slice')
+    if volume.size and volume.min() >= 0.0 and volume.max() <= 1.0:
+        return volume.astype(np.float32)
+    if modality is None:
+        looks_hu = volume.size and volume.min() <= -200 and \
+            np.percentile(volume, 99) < 3000
+        modality = 'CT' if looks_hu else 'MRI'
+    return normalise_volume(volume, modality, source, ct_window,
+                            mri_percentiles)
+
+
+def _luminance(img: np.ndarray) -> np.ndarray:
+    """OpenCV BGR(A) -> grey, keeping the dtype."""
+    import cv2
+    code = cv2.COLOR_BGRA2GRAY if img.shape[2] == 4 else cv2.COLOR_BGR2GRAY
+    return cv2.cvtColor(img, code)
+
+
+def read_medical_slice(path: str,
+                       slice_index: Optional[int] = None,
+                       modality: Optional[str] = None,
+                       ct_window: Tuple[float, float] = (40.0, 400.0),
+                       mri_percentiles: Tuple[float, float] = (0.5, 99.5)
+                       ) -> dict:
+    """One grey slice of an image, array, DICOM or NIfTI file, in [0, 1].
+
+    - PNG / TIFF / BMP / JPEG: 8/16-bit values are divided by 255 / 65535
+      (as :class:`MedicalSliceFolderDataset` reads them); colour files are
+      converted to luminance; float TIFFs as ``.npy``;
+    - ``.npy``: a 2-D slice or a 3-D ``(Z, H, W)`` stack;
+    - DICOM (``.dcm``, ``.dicom``, ``.ima``): rescaled to physical values,
+      the modality read from the ``Modality`` tag;
+    - NIfTI (``.nii``, ``.nii.gz``): slices along the third axis, turned as
+      the volume datasets turn them (:func:`load_nifti`).
+
+    Physical values (HU, MR intensities) are normalised per volume as the
+    datasets do (:func:`normalise_volume`: CT window, MRI percentiles);
+    with no ``modality`` (none given, none in the file) a volume with
+    values below -200 and a 99th percentile below 3000 counts as HU.
+    Values already in [0, 1] are kept.
+
+    Args:
+        path (str): The file.
+        slice_index (int, optional): Slice of a volume; None = the middle.
+        modality (str, optional): ``'CT'`` / ``'MRI'``; overrides the file.
+
+    Returns:
+        dict: ``img`` (float32 (H, W) in [0, 1]), ``modality`` (or None),
+        ``slice_index``, ``num_slices``.
+    """
+    if modality is not None:
+        modality = check_modality(modality, 'read_medical_slice')
+    if not osp.isfile(path):
+        raise FileNotFoundError(
+            f'image file not found: {path!r}; check the path (relative paths '
+            f'start from the current directory, {os.getcwd()})')
+    lower = path.lower()
+    if lower.endswith(NIFTI_SUFFIXES):
+        volume, file_modality = load_nifti(path), None
+    elif lower.endswith(DICOM_SUFFIXES):
+        volume, file_modality = read_dicom_image(path)
+    elif lower.endswith('.npy'):
+        volume, file_modality = np.load(path).astype(np.float32), None
+        if volume.ndim == 2:
+            volume = volume[None]
+        if volume.ndim != 3:
+            raise ValueError(f'{path!r} holds an array of shape '
+                             f'{volume.shape}; expected (H, W) or (Z, H, W)')
+    else:
+        from .transforms.loading import decode_image_unchanged
+        img = decode_image_unchanged(path, what='slice')
+        if img.ndim == 3 and img.shape[2] in (3, 4):
+            img = _luminance(img)
+        elif img.ndim == 3:
+            img = img[..., 0]
+        if img.dtype in (np.uint8, np.uint16):
+            img = img.astype(np.float32) / np.iinfo(img.dtype).max
+        volume, file_modality = img.astype(np.float32)[None], None
+    num = volume.shape[0]
+    k = num // 2 if slice_index is None else int(slice_index)
+    if not -num <= k < num:
+        raise ValueError(f'{path!r} has {num} slice(s); slice_index {k} is '
+                         'out of range')
+    k %= num
+    modality = modality or file_modality
+    volume = _normalise_unknown(volume, modality, path, ct_window,
+                                mri_percentiles)
+    return dict(img=np.ascontiguousarray(volume[k]), modality=modality,
+                slice_index=k, num_slices=num)
+
+
 def packaged_sample_slices() -> Dict[str, dict]:
     """Real CT/MR slices that installed packages ship, normalised.
 
@@ -1079,7 +1207,7 @@ def packaged_sample_slices() -> Dict[str, dict]:
     MR slices are percentile scaled (0.5-99.5 %). Raises ImportError
     naming the package when one is missing.
     """
-    pydicom = _require('pydicom')
+    _require('pydicom')
     from pydicom.data import get_testdata_file
     out = {}
     for name, file, modality in (('ct_small', 'CT_small.dcm', 'CT'),
@@ -1087,10 +1215,7 @@ def packaged_sample_slices() -> Dict[str, dict]:
         path = get_testdata_file(file)
         if path is None:
             raise FileNotFoundError(f'pydicom does not ship {file} here')
-        ds = pydicom.dcmread(path)
-        pixels = ds.pixel_array.astype(np.float32)
-        pixels = pixels * float(getattr(ds, 'RescaleSlope', 1.0)) + float(
-            getattr(ds, 'RescaleIntercept', 0.0))
+        pixels = read_dicom_image(path)[0][0]
         out[name] = dict(image=normalise_volume(pixels, modality, path),
                          modality=modality, source=path)
     nib = _require('nibabel')
@@ -1113,5 +1238,6 @@ __all__ = [
     'COVID19CTDataset', 'HCCTACESegDataset', 'MedicalSliceFolderDataset',
     'window_ct', 'scale_mri', 'normalise_volume', 'load_nifti',
     'nifti_shape', 'read_dicom_headers', 'load_dicom_series',
-    'load_dicom_seg', 'packaged_sample_slices'
+    'load_dicom_seg', 'packaged_sample_slices', 'read_dicom_image',
+    'read_medical_slice'
 ]

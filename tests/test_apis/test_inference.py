@@ -39,3 +39,27 @@ def test_init_model_is_strict_unless_told(model, tmp_path):
     with pytest.raises(CheckpointMismatchError, match=first):
         init_model(model.cfg, path)
     init_model(model.cfg, path, strict=False)
+
+
+def test_medical_inference_does_not_degrade_the_input_again(tmp_path):
+    """The VL-DUN test pipeline undersamples clean phantoms; a file given
+    for inference is already undersampled, so KSpaceUndersample is dropped
+    and a medical slice loader put first."""
+    import cv2
+
+    from dunseg.apis.inference import _inference_pipeline
+    from ..conftest import REPO_ROOT
+    config = f'{REPO_ROOT}/configs/vldun/vldun-tiny_synthetic-phantom.py'
+    from mmengine.config import Config
+    cfg = Config.fromfile(config)
+    assert [t['type'] for t in cfg.test_dataloader.dataset.pipeline] == [
+        'KSpaceUndersample', 'PackMedicalInputs']
+    pipeline = _inference_pipeline(cfg, 1)
+    assert [type(t).__name__ for t in pipeline.transforms] == [
+        'LoadMedicalSliceFromFile', 'PackMedicalInputs']
+    grey = np.random.default_rng(0).integers(0, 256, (16, 24), np.uint8)
+    path = str(tmp_path / 'undersampled.png')
+    cv2.imwrite(path, grey)
+    data = pipeline(dict(img_path=path))
+    np.testing.assert_array_equal(data['inputs'][0].numpy(),
+                                  grey.astype(np.float32) / 255)

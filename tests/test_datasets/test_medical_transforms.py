@@ -171,3 +171,65 @@ def test_resize_and_flip_come_before_undersampling():
         atol=1e-5)
     with pytest.raises(RuntimeError, match='before KSpaceUndersample'):
         ResizeMedical(16)(done)
+
+
+def test_inference_sample_packs_without_ground_truth_or_metadata():
+    """An already undersampled slice from a file has only ``img``."""
+    img = np.random.default_rng(0).uniform(0, 1, (24, 16)).astype(np.float32)
+    out = PackMedicalInputs()(dict(img=img, img_path='slice.png',
+                                   modality='CT'))
+    assert out['inputs'].shape == (1, 24, 16)
+    sample = out['data_samples']
+    assert 'gt_image' not in sample and 'gt_mask' not in sample
+    assert sample.modality == 'CT' and 'dataset_name' not in sample
+    assert PackMedicalInputs.inference_loader['type'] == \
+        'LoadMedicalSliceFromFile'
+    assert KSpaceUndersample.skip_at_inference
+
+
+def test_load_medical_slice_reads_images_arrays_dicom_and_nifti(tmp_path):
+    import cv2
+    import nibabel as nib
+    from pydicom.data import get_testdata_file
+
+    from dunseg.datasets.transforms import LoadMedicalSliceFromFile
+    load = LoadMedicalSliceFromFile()
+    grey = np.arange(12 * 10, dtype=np.uint8).reshape(12, 10)
+    cv2.imwrite(str(tmp_path / 'grey.png'), grey)
+    cv2.imwrite(str(tmp_path / 'deep.png'), grey.astype(np.uint16) * 257)
+    cv2.imwrite(str(tmp_path / 'colour.png'), np.repeat(grey[..., None], 3,
+                                                       2))
+    for name in ('grey.png', 'deep.png', 'colour.png'):
+        out = load(dict(img_path=str(tmp_path / name)))
+        assert out['img'].dtype == np.float32 and out['img'].shape == (12, 10)
+        np.testing.assert_allclose(out['img'], grey / 255, atol=1e-6)
+        assert out['img_shape'] == (12, 10) and 'modality' not in out
+    # HU stack: windowed (40, 400), middle slice by default
+    hu = np.stack([np.full((8, 8), v, np.float32) for v in (-1000, 40, 240)])
+    np.save(tmp_path / 'hu.npy', hu)
+    out = load(dict(img_path=str(tmp_path / 'hu.npy')))
+    assert out['slice_index'] == 1 and out['num_slices'] == 3
+    np.testing.assert_allclose(out['img'], 0.5)
+    out = load(dict(img_path=str(tmp_path / 'hu.npy'), slice_index=2))
+    np.testing.assert_allclose(out['img'], 1.0)
+    with pytest.raises(ValueError, match='3 slice'):
+        load(dict(img_path=str(tmp_path / 'hu.npy'), slice_index=3))
+    # DICOM: rescaled to HU, the modality from its tag
+    out = load(dict(img_path=get_testdata_file('CT_small.dcm')))
+    assert out['modality'] == 'CT' and out['img'].shape == (128, 128)
+    assert 0 <= out['img'].min() and out['img'].max() <= 1
+    assert load(dict(img_path=get_testdata_file('MR_small.dcm')))[
+        'modality'] == 'MRI'
+    # NIfTI: slices along the third axis, turned as the datasets turn them;
+    # MR intensities (not HU although some are below -200) are percentile
+    # scaled
+    volume = np.random.default_rng(0).uniform(-300, 20000, (6, 5, 4))
+    nib.save(nib.Nifti1Image(volume.astype(np.float32), np.eye(4)),
+             str(tmp_path / 'mr.nii.gz'))
+    out = load(dict(img_path=str(tmp_path / 'mr.nii.gz'), slice_index=0))
+    assert out['img'].shape == (5, 6) and out['num_slices'] == 4
+    assert out['img'].std() > 0.1
+    with pytest.raises(FileNotFoundError, match='missing.png'):
+        load(dict(img_path=str(tmp_path / 'missing.png')))
+    with pytest.raises(ValueError, match="'img'"):
+        LoadMedicalSliceFromFile(key='gt_seg_map')

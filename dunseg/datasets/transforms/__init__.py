@@ -11,7 +11,8 @@ from .cod import (CODColorEnhance, CODDegrade, CODRandomCrop, CODRandomFlip,
 from .formatting import PackISTDInputs
 from .geometric import RandomTranspose, ResizeISTD
 from .loading import LoadISTDAnnotations, LoadISTDImageFromFile
-from .medical import (MEDICAL_KEYS, KSpaceUndersample, PackMedicalInputs,
+from .medical import (MEDICAL_KEYS, KSpaceUndersample,
+                      LoadMedicalSliceFromFile, PackMedicalInputs,
                       ResizeMedical)
 from .restoration import (CenterCropToMultiple, Degrade,
                           LoadPairedImageFromFile, PackRestorationInputs,
@@ -26,5 +27,5 @@ __all__ = [
     'CODRandomCrop', 'CODRandomRotate', 'CODColorEnhance', 'CODRandomPepper',
     'ResizeCOD', 'CODDegrade', 'PackCODInputs', 'degrade_cod_image',
     'mask_boundary', 'KSpaceUndersample', 'PackMedicalInputs',
-    'ResizeMedical', 'MEDICAL_KEYS'
+    'ResizeMedical', 'LoadMedicalSliceFromFile', 'MEDICAL_KEYS'
 ]

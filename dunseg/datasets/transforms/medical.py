@@ -1,5 +1,5 @@
 """Transforms of the medical (VL-DUN) pipelines: resize, k-space
-undersampling, packing.
+undersampling, packing, and the slice loader of inference.
 
 Results contract (set by the medical datasets and the phantom generator):
 
@@ -158,7 +158,15 @@ class KSpaceUndersample(BaseTransform):
         pattern (str): MRI column pattern, ``'random'`` or ``'equispaced'``.
         golden_angle (bool): CT: golden-angle spokes.
         seed (int, optional): Base seed for fixed per-image masks.
+
+    Inference (:func:`dunseg.apis.inference_model`) drops it
+    (``skip_at_inference``): a file given to a model is the already
+    undersampled slice, and undersampling it again would degrade it twice.
     """
+
+    #: Makes the degraded input from the clean slice: not run on inputs
+    #: that are already degraded (see dunseg.apis.inference).
+    skip_at_inference = True
 
     def __init__(self,
                  modality: str = 'auto',
@@ -240,6 +248,76 @@ class KSpaceUndersample(BaseTransform):
 
 
 @TRANSFORMS.register_module()
+class LoadMedicalSliceFromFile(BaseTransform):
+    """Read one grey slice (PNG/TIFF/JPEG, ``.npy``, DICOM, NIfTI) into
+    ``results[key]`` as float32 (H, W) in [0, 1]
+    (:func:`dunseg.datasets.medical.read_medical_slice`: DICOM rescaled and
+    CT-windowed / percentile-scaled by its ``Modality`` tag, volumes
+    normalised as the datasets normalise them).
+
+    The inference loader of medical pipelines: ``key='img'`` for a slice
+    that is already undersampled (what the model restores), ``'gt_img'``
+    for a clean slice that a following :class:`KSpaceUndersample`
+    degrades.
+
+    Required keys: ``img_path``; optional ``slice_index`` (a volume's
+    slice, default the middle one), ``modality``.
+
+    Added keys: ``key``, ``img_shape``, ``ori_shape``, ``slice_index``,
+    ``num_slices`` and ``modality`` when the file names it (DICOM) or
+    ``modality`` is given.
+
+    Args:
+        key (str): ``'img'`` or ``'gt_img'``.
+        modality (str, optional): ``'CT'`` / ``'MRI'``, chooses the
+            normalisation of physical values (overrides the file's tag).
+        slice_index (int, optional): Default slice of volumes.
+        ct_window, mri_percentiles: See :func:`~dunseg.datasets.medical.
+            normalise_volume`.
+    """
+
+    def __init__(self,
+                 key: str = 'img',
+                 modality: Optional[str] = None,
+                 slice_index: Optional[int] = None,
+                 ct_window: Tuple[float, float] = (40.0, 400.0),
+                 mri_percentiles: Tuple[float, float] = (0.5, 99.5)) -> None:
+        if key not in ('img', 'gt_img'):
+            raise ValueError("LoadMedicalSliceFromFile: key must be 'img' "
+                             f"(degraded input) or 'gt_img', got {key!r}")
+        self.key = key
+        self.modality = (None if modality is None else check_modality(
+            modality, 'LoadMedicalSliceFromFile'))
+        self.slice_index = slice_index
+        self.ct_window = tuple(ct_window)
+        self.mri_percentiles = tuple(mri_percentiles)
+
+    def transform(self, results: dict) -> dict:
+        from ..medical import read_medical_slice
+        path = results.get('img_path')
+        if path is None:
+            raise KeyError(
+                "LoadMedicalSliceFromFile needs results['img_path']")
+        index = results.get('slice_index', self.slice_index)
+        out = read_medical_slice(
+            str(path), index, self.modality or results.get('modality'),
+            self.ct_window, self.mri_percentiles)
+        img = out['img']
+        results[self.key] = img
+        results['img_shape'] = img.shape[:2]
+        results['ori_shape'] = img.shape[:2]
+        results['slice_index'] = out['slice_index']
+        results['num_slices'] = out['num_slices']
+        if out['modality'] is not None:
+            results['modality'] = out['modality']
+        return results
+
+    def __repr__(self) -> str:
+        return (f'{type(self).__name__}(key={self.key!r}, modality='
+                f'{self.modality!r}, slice_index={self.slice_index})')
+
+
+@TRANSFORMS.register_module()
 class PackMedicalInputs(BaseTransform):
     """Pack a medical sample into ``dict(inputs, data_samples)``.
 
@@ -253,14 +331,21 @@ class PackMedicalInputs(BaseTransform):
         2 myocardium, 3 LV);
       - ``kspace_mask``: (1, H, W) float32 in {0, 1}, centred; the batch's
         operator is ``kspace_operator_from_masks(data_samples)``;
-      - metainfo: ``modality``, ``dataset_name``, ``num_classes`` (always)
-        and the other ``meta_keys`` present.
+      - metainfo: ``modality``, ``dataset_name``, ``num_classes`` (always
+        with ground truth: the metric and the label spaces need them) and
+        the other ``meta_keys`` present.
+
+    An inference sample (an already degraded slice from a file, no
+    ``gt_img`` / ``gt_seg_map``) needs only ``img``; its loader is
+    ``inference_loader``.
 
     Args:
         meta_keys (Sequence[str]): Result keys copied to the metainfo.
     """
 
     REQUIRED_META = ('modality', 'dataset_name', 'num_classes')
+    #: How dunseg.apis.inference reads a file for this packer.
+    inference_loader = dict(type='LoadMedicalSliceFromFile')
 
     def __init__(self,
                  meta_keys: Sequence[str] = MEDICAL_META_KEYS) -> None:
@@ -294,8 +379,10 @@ class PackMedicalInputs(BaseTransform):
             raise KeyError(
                 f"PackMedicalInputs: no undersampled slice 'img' for "
                 f'{path!r}; add KSpaceUndersample before PackMedicalInputs')
+        has_gt = any(results.get(k) is not None
+                     for k in ('gt_img', 'gt_seg_map'))
         missing = [k for k in self.REQUIRED_META if results.get(k) is None]
-        if missing:
+        if missing and has_gt:
             raise KeyError(
                 f'PackMedicalInputs: the results of {path!r} lack {missing}; '
                 'medical datasets set them (a custom dataset must add '
@@ -342,6 +429,6 @@ class PackMedicalInputs(BaseTransform):
 
 
 __all__ = [
-    'ResizeMedical', 'KSpaceUndersample', 'PackMedicalInputs', 'MEDICAL_KEYS',
-    'MEDICAL_META_KEYS'
+    'ResizeMedical', 'KSpaceUndersample', 'LoadMedicalSliceFromFile',
+    'PackMedicalInputs', 'MEDICAL_KEYS', 'MEDICAL_META_KEYS'
 ]
