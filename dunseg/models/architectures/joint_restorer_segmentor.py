@@ -12,6 +12,7 @@ import copy
 from typing import Dict, List, Optional, Sequence
 
 import torch
+import torch.nn.functional as F
 from mmengine.model import BaseModel
 from mmengine.structures import PixelData
 from torch import nn
@@ -33,9 +34,11 @@ class JointRestorerSegmentor(MultiClassSegMixin, BaseModel):
     Predictions: ``pred_image`` (1, H, W), ``pred_mask`` (1, H, W) long class
     indices, ``pred_score`` (classes, H, W) softmax probabilities, metainfo
     ``pred_modality`` / ``pred_degradation`` (names, when the prior has
-    them) and, with ``return_stages``, ``stage_states['image']`` (K, 1, H,
-    W): every stage's image through a per-stage readout (conv3x3 + upsample
-    + input, :class:`~dunseg.models.architectures.restorer.StageReadout`).
+    them) with ``pred_<kind>_scores`` (probabilities) and
+    ``pred_<kind>_classes`` (the prior's class names) and, with
+    ``return_stages`` and readouts, ``stage_states['image']`` (K, 1, H, W):
+    every stage's image through a per-stage readout (conv3x3 + upsample +
+    input, :class:`~dunseg.models.architectures.restorer.StageReadout`).
 
     Ablations (Table 3): w/o CLIP = ``prior=None`` and
     ``backbone.use_prior=False`` (learned prompts); w/o FD =
@@ -61,9 +64,14 @@ class JointRestorerSegmentor(MultiClassSegMixin, BaseModel):
         degradation_key (str): Metainfo key of the degradation class
             (``kspace_pattern``).
         stage_readouts (bool): Build per-stage readouts (stage images).
+            With ``stage_loss_weight=0`` they still learn, from detached
+            stage features (``loss_stage_readout``, no gradient reaches the
+            network, whose training is unchanged): untrained readouts would
+            draw noise, and DDP needs every parameter to get a gradient.
         stage_loss_weight (float): Weight of the L1 on every stage's image
             (0 = final output only).
-        return_stages (bool): Put every stage's image in the predictions.
+        return_stages (bool): Put every stage's image in the predictions
+            (builds the readouts).
         prior_checkpoint (str, optional): A checkpoint whose ``prior.*``
             weights (the dual-prior fine-tuning) load into the prior.
         label_spaces (dict, optional): ``dataset_name -> [global class of
@@ -79,9 +87,17 @@ class JointRestorerSegmentor(MultiClassSegMixin, BaseModel):
             Sec. 3.3): ``loss`` runs only the prior and its losses (needs
             ``train_prior``) and logs the recognition accuracies; the
             unfolding network is not run. ``predict`` is unchanged.
+        size_divisor (int): In predict mode slices whose size is not a
+            multiple of this (VL-DUN downsamples 3 times) are reflect-padded
+            and the outputs cropped back (not with the physical operator,
+            whose mask has the slice's size).
         data_preprocessor (dict, optional): Defaults to
             ``DunSegDataPreprocessor``.
         init_cfg (dict, optional): MMEngine init config.
+
+    Inference inputs name no dataset: with ``label_spaces`` the dataset
+    the modality prior recognised (``pred_modality``, one class per
+    dataset) chooses the label space.
     """
 
     missing_mask_hint = ' (or build the model with seg_head=None)'
@@ -105,6 +121,7 @@ class JointRestorerSegmentor(MultiClassSegMixin, BaseModel):
                  prior_checkpoint: Optional[str] = None,
                  label_spaces: Optional[Dict[str, Sequence[int]]] = None,
                  prior_only: bool = False,
+                 size_divisor: int = 8,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
         if data_preprocessor is None:
@@ -152,7 +169,25 @@ class JointRestorerSegmentor(MultiClassSegMixin, BaseModel):
             raise ValueError('prior_checkpoint is set but the model has no '
                              'prior head; add model.prior or drop it')
         self.prior_checkpoint = prior_checkpoint
+        self.size_divisor = int(size_divisor)
         self._set_label_spaces(label_spaces)
+
+    @property
+    def needs_kspace_mask(self) -> bool:
+        """The known-operator variant: samples must carry ``kspace_mask``
+        (inference: :func:`dunseg.apis.inference_model` ``kspace_mask``)."""
+        return bool(getattr(self.backbone, 'physical_operator', False))
+
+    def _label_space(self, sample) -> Optional[torch.Tensor]:
+        name = sample.metainfo.get('dataset_name')
+        recognised = sample.metainfo.get('pred_modality')
+        if (self.label_spaces is not None and name is None
+                and self.modality_key == 'dataset_name'
+                and recognised in self.label_spaces):
+            # an inference input: the recognised dataset's classes
+            return torch.tensor(self.label_spaces[recognised],
+                                dtype=torch.long)
+        return super()._label_space(sample)
 
     # ------------------------------------------------------------------ #
     def _build_stage_readouts(self) -> nn.ModuleList:
@@ -206,24 +241,50 @@ class JointRestorerSegmentor(MultiClassSegMixin, BaseModel):
         from dunseg.physics.undersampling import kspace_operator_from_masks
         return kspace_operator_from_masks(data_samples)
 
+    def _pad(self, inputs: torch.Tensor) -> torch.Tensor:
+        """Reflect-pad H and W up to multiples of ``size_divisor``
+        (bottom / right)."""
+        h, w = inputs.shape[-2:]
+        d = self.size_divisor
+        ph, pw = (-h) % d, (-w) % d
+        if (ph == 0 and pw == 0) or self.needs_kspace_mask:
+            return inputs  # the physical operator's mask fixes the size
+        mode = 'reflect' if ph < h and pw < w else 'replicate'
+        return F.pad(inputs, (0, pw, 0, ph), mode=mode)
+
     def run(self, inputs: torch.Tensor,
-            data_samples: Optional[List[DunSegDataSample]] = None):
+            data_samples: Optional[List[DunSegDataSample]] = None,
+            pad: bool = False):
         """Prior, unfolding and Seg. Head: (states, prior output, seg
-        logits or None)."""
+        logits or None). With ``pad`` the backbone sees the slices padded
+        to multiples of ``size_divisor``; the final image and the logits
+        are cropped back (the states' features are not)."""
+        h, w = inputs.shape[-2:]
         prior_out = self.prior(inputs) if self.prior is not None else None
         embedding = prior_out['embedding'] if prior_out is not None else None
         operator = self._operator(data_samples)
         if operator is not None:
             operator = operator.to(inputs.device)
-        states = self.backbone(inputs, prior=embedding, operator=operator)
+        padded = self._pad(inputs) if pad else inputs
+        states = self.backbone(padded, prior=embedding, operator=operator)
         seg_logits = None
         if self.seg_head is not None:
-            seg_logits = self.seg_head(states[-1]['x'])
+            seg_logits = self.seg_head(states[-1]['x'])[..., :h, :w]
+        if padded is not inputs:
+            states[-1] = dict(states[-1],
+                              image=states[-1]['image'][..., :h, :w])
         return states, prior_out, seg_logits
 
-    def stage_images(self, states, inputs) -> List[torch.Tensor]:
+    def stage_images(self, states, inputs,
+                     detach: bool = False) -> List[torch.Tensor]:
+        """Every stage's image (readout of its features + the input); pads
+        ``inputs`` as :meth:`run` did when the features are larger."""
+        h, w = inputs.shape[-2:]
+        full = states[0]['x'].shape[-2:]
+        padded = inputs if tuple(full) == (h, w) else self._pad(inputs)
         return [
-            readout(state['x'], inputs)
+            readout(state['x'].detach() if detach else state['x'],
+                    padded)[..., :h, :w]
             for readout, state in zip(self.stage_readouts, states)
         ]
 
@@ -278,6 +339,13 @@ class JointRestorerSegmentor(MultiClassSegMixin, BaseModel):
                 self.rec_loss(img, gt)
                 for img in self.stage_images(states, inputs)
             ]).mean()
+        elif self.stage_readouts is not None:
+            # readouts for the stage images only: detached features, so the
+            # network trains as without them
+            losses['loss_stage_readout'] = torch.stack([
+                F.l1_loss(img, gt) for img in self.stage_images(
+                    states, inputs, detach=True)
+            ]).mean()
         if seg_logits is not None:
             losses.update(self.seg_loss(seg_logits, data_samples))
         if self.train_prior:
@@ -289,15 +357,19 @@ class JointRestorerSegmentor(MultiClassSegMixin, BaseModel):
                 inputs: torch.Tensor,
                 data_samples: Optional[List[DunSegDataSample]] = None
                 ) -> List[DunSegDataSample]:
-        states, prior_out, seg_logits = self.run(inputs, data_samples)
+        states, prior_out, seg_logits = self.run(inputs, data_samples,
+                                                 pad=True)
         restored = states[-1]['image'].clamp(0, 1)
         if data_samples is None:
             data_samples = [DunSegDataSample() for _ in range(len(inputs))]
+        if prior_out is not None:  # before the label spaces, which use it
+            for i, sample in enumerate(data_samples):
+                sample.set_metainfo(self._recognised(prior_out, i))
         scores = [None] * len(inputs)
         if seg_logits is not None:
             scores = self.seg_scores(seg_logits, data_samples)
         stages = None
-        if self.return_stages:
+        if self.return_stages and self.stage_readouts is not None:
             stages = torch.stack([
                 img.clamp(0, 1) for img in self.stage_images(states, inputs)
             ], dim=1)
@@ -306,8 +378,6 @@ class JointRestorerSegmentor(MultiClassSegMixin, BaseModel):
             sample.input_image = PixelData(data=inputs[i])
             if scores[i] is not None:
                 self.set_seg_prediction(sample, scores[i])
-            if prior_out is not None:
-                sample.set_metainfo(self._recognised(prior_out, i))
             if stages is not None:
                 sample.stage_states = dict(image=stages[i].cpu())
         return data_samples
@@ -322,6 +392,7 @@ class JointRestorerSegmentor(MultiClassSegMixin, BaseModel):
             probs = logits[index].float().softmax(-1)
             info[f'pred_{kind}'] = classes[int(probs.argmax())]
             info[f'pred_{kind}_scores'] = probs.cpu()
+            info[f'pred_{kind}_classes'] = tuple(classes)
         return info
 
 

@@ -152,3 +152,70 @@ def test_prior_checkpoint_of_the_fine_tuning_loads_into_the_joint_model(
     with pytest.raises(FileNotFoundError, match='tune the dual prior'):
         tiny_model(prior_checkpoint=str(tmp_path / 'absent.pth')
                    ).init_weights()
+
+
+def test_stage_readouts_learn_without_changing_the_network_gradients():
+    """Readouts built for the stage images (return_stages) train on detached
+    features: every parameter gets a gradient (DDP), the network's are
+    those of the model without readouts."""
+    batch = phantom_batch()
+    grads = {}
+    for stages in (False, True):
+        torch.manual_seed(0)
+        model = tiny_model(return_stages=stages)
+        data = model.data_preprocessor(batch, True)
+        losses = model(**data, mode='loss')
+        assert ('loss_stage_readout' in losses) == stages
+        sum(v for k, v in losses.items() if 'loss' in k).backward()
+        grads[stages] = {
+            name: p.grad.clone() for name, p in model.named_parameters()
+            if p.grad is not None and not name.startswith('stage_readouts')
+        }
+        if stages:
+            # (the prior's classifier learns only with train_prior)
+            trainable = [(n, p) for n, p in model.named_parameters()
+                         if p.requires_grad and not n.startswith('prior.')]
+            assert all(p.grad is not None for _, p in trainable), [
+                n for n, p in trainable if p.grad is None]
+    assert grads[False].keys() == grads[True].keys()
+    for name, grad in grads[False].items():
+        assert torch.equal(grad, grads[True][name]), name
+
+
+def test_predict_pads_slices_whose_size_is_no_multiple_of_8():
+    torch.manual_seed(0)
+    model = tiny_model(return_stages=True).eval()
+    data = model.data_preprocessor(phantom_batch(size=32), False)
+    inputs = data['inputs'][..., :30, :27]
+    sample = model(inputs, mode='predict')[0]
+    assert sample.pred_image.data.shape == (1, 30, 27)
+    assert sample.pred_mask.data.shape == (1, 30, 27)
+    assert sample.pred_score.data.shape == (4, 30, 27)
+    assert sample.stage_states['image'].shape == (8, 1, 30, 27)
+    assert sample.metainfo['pred_modality_classes'] == ('PhantomCT',
+                                                        'PhantomMRI')
+    # the known operator fixes the size: no padding, a clear error
+    physical = tiny_model(prior=False, backbone=dict(
+        use_prior=False, physical_operator=True)).eval()
+    assert physical.needs_kspace_mask and not model.needs_kspace_mask
+    with pytest.raises(ValueError, match='divisible by 8'):
+        physical(inputs, data['data_samples'], mode='predict')
+
+
+def test_inference_input_takes_the_recognised_datasets_label_space():
+    """An inference sample names no dataset: the modality prior's
+    recognised dataset picks the label space."""
+    torch.manual_seed(0)
+    spaces = dict(PhantomCT=[0, 1, 2, 3], PhantomMRI=[0, 4, 5, 6])
+    model = tiny_model(seg_head=dict(type='VLDUNSegHead', num_classes=7,
+                                     channels=8),
+                       label_spaces=spaces).eval()
+    data = model.data_preprocessor(phantom_batch(n=1), False)
+    sample = model(data['inputs'], mode='predict')[0]
+    recognised = sample.metainfo['pred_modality']
+    assert 'dataset_name' not in sample.metainfo
+    assert sample.pred_score.data.shape == (4, 32, 32)
+    named = data['data_samples'][0].clone()
+    named.set_metainfo(dict(dataset_name=recognised))
+    expected = model(data['inputs'], [named], mode='predict')[0]
+    assert torch.equal(sample.pred_score.data, expected.pred_score.data)
