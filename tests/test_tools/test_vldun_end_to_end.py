@@ -194,7 +194,7 @@ def test_demo_reads_grey_16bit_npy_dicom_and_nifti_slices(
     """In-process (one model load each, no interpreter start): a 16-bit
     one-channel phantom slice whose size is no multiple of 8, a CT slice
     from pydicom's CT_small.dcm undersampled into a .npy, the DICOM file
-    itself and nibabel's test volume."""
+    itself, nibabel's test volume and the undersampled demo MRI slice."""
     import nibabel
     from pydicom.data import get_testdata_file
 
@@ -217,8 +217,9 @@ def test_demo_reads_grey_16bit_npy_dicom_and_nifti_slices(
     np.save(npy, undersampled['img'])
     nifti = osp.join(osp.dirname(nibabel.__file__), 'tests', 'data',
                      'anatomical.nii')
+    mri = osp.join(REPO_ROOT, 'demo', 'demo_mri_undersampled.png')
     sizes = {png16: (40, 36), npy: (128, 128), dicom: (128, 128),
-             nifti: (41, 33)}
+             nifti: (41, 33), mri: (256, 256)}
     for path, (h, w) in sizes.items():
         out = str(tmp_path / (osp.basename(path) + '.png'))
         demo_module.run_demo(Namespace(
