@@ -4,16 +4,16 @@ from typing import Dict, List, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
-from mmengine.model import BaseModel
 
 from dunseg.datasets.degradation_types import (DEGRADATION_PROMPTS,
                                                DEGRADATIONS_5TASK)
+from dunseg.models.base_model import DunSegModel
 from dunseg.registry import MODELS
 from dunseg.structures import DunSegDataSample
 
 
 @MODELS.register_module()
-class CLIPAdapterClassifier(BaseModel):
+class CLIPAdapterClassifier(DunSegModel):
     """Degradation recognition by a CLIP prior head (VLU-Net, step 1).
 
     The official notebook ``CLIP_degradation_extractor.ipynb`` trains the
@@ -74,18 +74,10 @@ class CLIPAdapterClassifier(BaseModel):
         self.prior = MODELS.build(prior)
         self.label_smoothing = label_smoothing
 
-    def forward(self,
-                inputs: torch.Tensor,
-                data_samples: Optional[List[DunSegDataSample]] = None,
-                mode: str = 'tensor'):
-        if mode == 'loss':
-            return self.loss(inputs, data_samples)
-        if mode == 'predict':
-            return self.predict(inputs, data_samples)
-        if mode == 'tensor':
-            return self.prior(inputs)['logits']
-        raise ValueError(f'mode must be "loss", "predict" or "tensor", got '
-                         f'"{mode}"')
+    def _forward(self,
+                 inputs: torch.Tensor,
+                 data_samples: Optional[List[DunSegDataSample]] = None):
+        return self.prior(inputs)['logits']
 
     def _labels(self, data_samples: List[DunSegDataSample],
                 device: torch.device) -> torch.Tensor:

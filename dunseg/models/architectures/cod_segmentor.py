@@ -1,9 +1,9 @@
 from typing import Dict, List, Optional, Sequence
 
 import torch
-from mmengine.model import BaseModel
 from mmengine.structures import PixelData
 
+from dunseg.models.base_model import DunSegModel
 from dunseg.registry import MODELS
 from dunseg.structures import DunSegDataSample
 
@@ -34,7 +34,7 @@ def stack_gt_field(data_samples: Sequence[DunSegDataSample], field: str,
 
 
 @MODELS.register_module()
-class CODSegmentor(BaseModel):
+class CODSegmentor(DunSegModel):
     """Concealed object segmentation: encoder -> unfolding backbone -> losses.
 
     The encoder (e.g. :class:`~dunseg.models.encoders.ResNetEncoder`) maps the
@@ -124,24 +124,13 @@ class CODSegmentor(BaseModel):
         self.threshold = threshold
         self.return_stages = return_stages
 
-    def forward(self,
-                inputs: torch.Tensor,
-                data_samples: Optional[List[DunSegDataSample]] = None,
-                mode: str = 'tensor'):
-        if mode == 'loss':
-            return self.loss(inputs, data_samples)
-        if mode == 'predict':
-            return self.predict(inputs, data_samples)
-        if mode == 'tensor':
-            return self._forward(inputs)
-        raise ValueError(f'mode must be "loss", "predict" or "tensor", got '
-                         f'"{mode}"')
-
     def extract_states(self, inputs: torch.Tensor
                        ) -> List[Dict[str, torch.Tensor]]:
         return self.backbone(inputs, self.encoder(inputs))
 
-    def _forward(self, inputs: torch.Tensor) -> torch.Tensor:
+    def _forward(self, inputs: torch.Tensor,
+                 data_samples: Optional[List[DunSegDataSample]] = None
+                 ) -> torch.Tensor:
         """Final mask logits (N, 1, H, W); used by FLOP counting and export."""
         return self.extract_states(inputs)[-1]['mask']
 

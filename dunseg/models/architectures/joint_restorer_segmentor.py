@@ -13,10 +13,10 @@ from typing import Dict, List, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
-from mmengine.model import BaseModel
 from mmengine.structures import PixelData
 from torch import nn
 
+from dunseg.models.base_model import DunSegModel
 from dunseg.registry import MODELS
 from dunseg.structures import DunSegDataSample
 from .medical_segmentor import MultiClassSegMixin
@@ -24,7 +24,7 @@ from .restorer import StageReadout, stack_gt_images
 
 
 @MODELS.register_module()
-class JointRestorerSegmentor(MultiClassSegMixin, BaseModel):
+class JointRestorerSegmentor(MultiClassSegMixin, DunSegModel):
     """Prior head -> VL-DUN -> restored slice + segmentation.
 
     Inputs are zero-filled slices (N, 1, H, W) (``PackMedicalInputs``); data
@@ -216,19 +216,11 @@ class JointRestorerSegmentor(MultiClassSegMixin, BaseModel):
             Restorer.load_prior_checkpoint(self, self.prior_checkpoint)
 
     # ------------------------------------------------------------------ #
-    def forward(self,
-                inputs: torch.Tensor,
-                data_samples: Optional[List[DunSegDataSample]] = None,
-                mode: str = 'tensor'):
-        if mode == 'loss':
-            return self.loss(inputs, data_samples)
-        if mode == 'predict':
-            return self.predict(inputs, data_samples)
-        if mode == 'tensor':
-            states, _, _ = self.run(inputs, data_samples)
-            return states[-1]['image']
-        raise ValueError(f'mode must be "loss", "predict" or "tensor", got '
-                         f'"{mode}"')
+    def _forward(self,
+                 inputs: torch.Tensor,
+                 data_samples: Optional[List[DunSegDataSample]] = None):
+        states, _, _ = self.run(inputs, data_samples)
+        return states[-1]['image']
 
     def _operator(self, data_samples):
         if not getattr(self.backbone, 'physical_operator', False):

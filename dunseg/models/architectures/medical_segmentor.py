@@ -13,10 +13,10 @@ from typing import Dict, List, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
-from mmengine.model import BaseModel
 from mmengine.structures import PixelData
 from torch import nn
 
+from dunseg.models.base_model import DunSegModel
 from dunseg.registry import MODELS
 from dunseg.structures import DunSegDataSample
 from ..losses.segmentation_losses import MultiClassDiceLoss
@@ -126,7 +126,7 @@ class MultiClassSegMixin:
 
 
 @MODELS.register_module()
-class MedicalSegmentor(MultiClassSegMixin, BaseModel):
+class MedicalSegmentor(MultiClassSegMixin, DunSegModel):
     """Backbone -> Seg. Head -> multi-class masks, no restoration.
 
     The segmentation-only comparison of VL-DUN (arXiv 2601.23103, Sec. 4:
@@ -200,18 +200,10 @@ class MedicalSegmentor(MultiClassSegMixin, BaseModel):
         self.in_index = in_index
         self._set_label_spaces(label_spaces)
 
-    def forward(self,
-                inputs: torch.Tensor,
-                data_samples: Optional[List[DunSegDataSample]] = None,
-                mode: str = 'tensor'):
-        if mode == 'loss':
-            return self.loss(inputs, data_samples)
-        if mode == 'predict':
-            return self.predict(inputs, data_samples)
-        if mode == 'tensor':
-            return self.seg_logits(inputs)
-        raise ValueError(f'mode must be "loss", "predict" or "tensor", got '
-                         f'"{mode}"')
+    def _forward(self,
+                 inputs: torch.Tensor,
+                 data_samples: Optional[List[DunSegDataSample]] = None):
+        return self.seg_logits(inputs)
 
     def seg_logits(self, inputs: torch.Tensor) -> torch.Tensor:
         """(N, classes, H, W) logits at the input size."""

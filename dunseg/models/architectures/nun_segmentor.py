@@ -3,9 +3,9 @@ selector between DeRUN iterates) -> losses / predictions."""
 from typing import Dict, List, Optional, Sequence
 
 import torch
-from mmengine.model import BaseModel
 from mmengine.structures import PixelData
 
+from dunseg.models.base_model import DunSegModel
 from dunseg.registry import MODELS
 from dunseg.structures import DunSegDataSample
 from ..unfolding.nested import prior_vector
@@ -16,7 +16,7 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 @MODELS.register_module()
-class NUNSegmentor(BaseModel):
+class NUNSegmentor(DunSegModel):
     """Concealed object segmentation under degradation (NUN, He et al.,
     arXiv 2511.18164).
 
@@ -152,18 +152,10 @@ class NUNSegmentor(BaseModel):
             selector=self.selector, reference=reference,
             with_second_best=with_second_best)
 
-    def forward(self,
-                inputs: torch.Tensor,
-                data_samples: Optional[List[DunSegDataSample]] = None,
-                mode: str = 'tensor'):
-        if mode == 'loss':
-            return self.loss(inputs, data_samples)
-        if mode == 'predict':
-            return self.predict(inputs, data_samples)
-        if mode == 'tensor':
-            return self.extract_states(inputs)[-1]['mask']
-        raise ValueError(f'mode must be "loss", "predict" or "tensor", got '
-                         f'"{mode}"')
+    def _forward(self,
+                 inputs: torch.Tensor,
+                 data_samples: Optional[List[DunSegDataSample]] = None):
+        return self.extract_states(inputs)[-1]['mask']
 
     @staticmethod
     def _clean_images(inputs: torch.Tensor,

@@ -6,14 +6,14 @@ import os.path as osp
 from typing import Dict, List, Optional
 
 import torch
-from mmengine.model import BaseModel
 
+from dunseg.models.base_model import DunSegModel
 from dunseg.registry import MODELS
 from dunseg.structures import DunSegDataSample
 
 
 @MODELS.register_module()
-class RestoreThenSegment(BaseModel):
+class RestoreThenSegment(DunSegModel):
     """A frozen, trained restorer followed by a segmenter trained on its
     restorations.
 
@@ -129,19 +129,11 @@ class RestoreThenSegment(BaseModel):
         return self
 
     # ------------------------------------------------------------------ #
-    def forward(self,
-                inputs: torch.Tensor,
-                data_samples: Optional[List[DunSegDataSample]] = None,
-                mode: str = 'tensor'):
-        if mode == 'loss':
-            return self.loss(inputs, data_samples)
-        if mode == 'predict':
-            return self.predict(inputs, data_samples)
-        if mode == 'tensor':
-            return self.segmenter(
-                self.restore(inputs, data_samples), mode='tensor')
-        raise ValueError(f'mode must be "loss", "predict" or "tensor", got '
-                         f'"{mode}"')
+    def _forward(self,
+                 inputs: torch.Tensor,
+                 data_samples: Optional[List[DunSegDataSample]] = None):
+        return self.segmenter(
+            self.restore(inputs, data_samples), mode='tensor')
 
     @torch.no_grad()
     def restore(self, inputs: torch.Tensor,

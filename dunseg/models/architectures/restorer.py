@@ -4,10 +4,10 @@ from typing import Dict, List, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
-from mmengine.model import BaseModel
 from mmengine.structures import PixelData
 from torch import nn
 
+from dunseg.models.base_model import DunSegModel
 from dunseg.registry import MODELS
 from dunseg.structures import DunSegDataSample
 
@@ -65,7 +65,7 @@ class StageReadout(nn.Module):
 
 
 @MODELS.register_module()
-class Restorer(BaseModel):
+class Restorer(DunSegModel):
     """Prior head -> unfolding backbone -> restored image (e.g. VLU-Net).
 
     The prior head (optional, e.g. ``CLIPDegradationPrior``) maps the
@@ -197,18 +197,10 @@ class Restorer(BaseModel):
                 'prior config as the run that wrote the checkpoint')
 
     # ------------------------------------------------------------------ #
-    def forward(self,
-                inputs: torch.Tensor,
-                data_samples: Optional[List[DunSegDataSample]] = None,
-                mode: str = 'tensor'):
-        if mode == 'loss':
-            return self.loss(inputs, data_samples)
-        if mode == 'predict':
-            return self.predict(inputs, data_samples)
-        if mode == 'tensor':
-            return self.restore(inputs)[0][-1]['image']
-        raise ValueError(f'mode must be "loss", "predict" or "tensor", got '
-                         f'"{mode}"')
+    def _forward(self,
+                 inputs: torch.Tensor,
+                 data_samples: Optional[List[DunSegDataSample]] = None):
+        return self.restore(inputs)[0][-1]['image']
 
     def extract_prior(self, inputs: torch.Tensor) -> Optional[dict]:
         if self.prior is None:

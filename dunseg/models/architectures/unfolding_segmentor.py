@@ -1,15 +1,15 @@
 from typing import Dict, List, Optional
 
 import torch
-from mmengine.model import BaseModel
 from mmengine.structures import PixelData
 
+from dunseg.models.base_model import DunSegModel
 from dunseg.registry import MODELS
 from dunseg.structures import DunSegDataSample, stack_gt_masks
 
 
 @MODELS.register_module()
-class UnfoldingSegmentor(BaseModel):
+class UnfoldingSegmentor(DunSegModel):
     """Segmentation by a deep unfolding network: backbone -> state -> mask.
 
     ``backbone`` unrolls K stages and returns every stage's state (a dict of
@@ -57,26 +57,15 @@ class UnfoldingSegmentor(BaseModel):
         if channels_last:
             self.to(memory_format=torch.channels_last)
 
-    def forward(self,
-                inputs: torch.Tensor,
-                data_samples: Optional[List[DunSegDataSample]] = None,
-                mode: str = 'tensor'):
-        if mode == 'loss':
-            return self.loss(inputs, data_samples)
-        if mode == 'predict':
-            return self.predict(inputs, data_samples)
-        if mode == 'tensor':
-            return self._forward(inputs)
-        raise ValueError(f'mode must be "loss", "predict" or "tensor", got '
-                         f'"{mode}"')
-
     def extract_states(self, inputs: torch.Tensor
                        ) -> List[Dict[str, torch.Tensor]]:
         if self.channels_last:
             inputs = inputs.contiguous(memory_format=torch.channels_last)
         return self.backbone(inputs)
 
-    def _forward(self, inputs: torch.Tensor) -> torch.Tensor:
+    def _forward(self, inputs: torch.Tensor,
+                 data_samples: Optional[List[DunSegDataSample]] = None
+                 ) -> torch.Tensor:
         """Mask logits (N, 1, H, W); used by FLOP counting and export."""
         return self.decode_head(self.extract_states(inputs)[-1])
 

@@ -17,8 +17,8 @@ import copy
 from typing import Dict, List, Optional, Sequence
 
 import torch
-from mmengine.model import BaseModel
 
+from dunseg.models.base_model import DunSegModel
 from dunseg.registry import MODELS
 from dunseg.structures import DunSegDataSample
 
@@ -36,7 +36,7 @@ DACLIP_WORD_OF_CLASS = {
 
 
 @MODELS.register_module()
-class DACLIPTuner(BaseModel):
+class DACLIPTuner(DunSegModel):
     """Trains a :class:`DACLIPPrior`'s controller; recognises degradations.
 
     ``loss``: DA-CLIP's loss on the batch. ``predict``: zero-shot
@@ -105,18 +105,10 @@ class DACLIPTuner(BaseModel):
         self.default_caption = default_caption
         self.max_logit_scale = float(max_logit_scale)
 
-    def forward(self,
-                inputs: torch.Tensor,
-                data_samples: Optional[List[DunSegDataSample]] = None,
-                mode: str = 'tensor'):
-        if mode == 'loss':
-            return self.loss(inputs, data_samples)
-        if mode == 'predict':
-            return self.predict(inputs, data_samples)
-        if mode == 'tensor':
-            return self.prior(inputs)
-        raise ValueError(f'mode must be "loss", "predict" or "tensor", got '
-                         f'"{mode}"')
+    def _forward(self,
+                 inputs: torch.Tensor,
+                 data_samples: Optional[List[DunSegDataSample]] = None):
+        return self.prior(inputs)
 
     def caption(self, sample: DunSegDataSample) -> str:
         source = sample.metainfo.get('source')
