@@ -8,6 +8,20 @@ os.environ.setdefault('HF_HUB_OFFLINE', '1')
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
+#: A CLIP small enough for 32x32 end-to-end runs (one block per tower); the
+#: tiny configs of the tool tests splice it in as ``{tiny_clip}``.
+TINY_CLIP_32 = """tiny_clip = dict(
+    embed_dim=16,
+    vision_cfg=dict(image_size=32, layers=1, width=32, patch_size=8,
+                    head_width=16),
+    text_cfg=dict(context_length=8, width=32, heads=2, layers=1))"""
+
+
+def format_tiny_config(template: str) -> str:
+    """Fill a tool test's config template (``{root}``, ``{tiny_clip}``)."""
+    return template.format(root=REPO_ROOT, tiny_clip=TINY_CLIP_32)
+
+
 TINY_CONFIG = """
 _base_ = ['{root}/configs/rpcanet/rpcanet-plus_k6b4_synthetic-sirst-128x128.py']
 model = dict(backbone=dict(num_stages=2))

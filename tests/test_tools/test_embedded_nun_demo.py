@@ -4,17 +4,13 @@ import os
 import os.path as osp
 import subprocess
 
-from ..conftest import REPO_ROOT
+from ..conftest import REPO_ROOT, format_tiny_config
 from .test_nun_end_to_end import TINY_NUN
 
 TINY_DACLIP = """
 _base_ = ['{root}/configs/daclip/daclip-tiny_synthetic-degradation.py']
 img_size = 32
-tiny_clip = dict(
-    embed_dim=16,
-    vision_cfg=dict(image_size=32, layers=1, width=32, patch_size=8,
-                    head_width=16),
-    text_cfg=dict(context_length=8, width=32, heads=2, layers=1))
+{tiny_clip}
 model = dict(prior=dict(clip_model=tiny_clip, input_size=img_size))
 train_dataloader = dict(batch_size=6, num_workers=0, persistent_workers=False,
                         dataset=dict(num_samples=12, img_size=img_size))
@@ -28,8 +24,8 @@ default_hooks = dict(checkpoint=dict(interval=1))
 
 def test_make_demo_pipeline_trains_tests_and_draws(tmp_path):
     daclip, nun = tmp_path / 'daclip.py', tmp_path / 'nun.py'
-    daclip.write_text(TINY_DACLIP.format(root=REPO_ROOT))
-    nun.write_text(TINY_NUN.format(root=REPO_ROOT))
+    daclip.write_text(format_tiny_config(TINY_DACLIP))
+    nun.write_text(format_tiny_config(TINY_NUN))
     work_dir = tmp_path / 'work'
     env = dict(os.environ, DACLIP_CONFIG=str(daclip), NUN_CONFIG=str(nun),
                OMP_NUM_THREADS='1', HF_HUB_OFFLINE='1')

@@ -1,23 +1,18 @@
 """NUN through the user-facing tools: train, test, demo, and the first
 command of a user without COD10K."""
-import glob
 import os.path as osp
 
 import cv2
 import numpy as np
 import pytest
 
-from ..conftest import REPO_ROOT
+from ..conftest import format_tiny_config
 from .test_train_test_demo import latest_metrics, run
 
 TINY_NUN = """
 _base_ = ['{root}/configs/nun/nun-tiny_synthetic-cod.py']
 img_size = (32, 32)
-tiny_clip = dict(
-    embed_dim=16,
-    vision_cfg=dict(image_size=32, layers=1, width=32, patch_size=8,
-                    head_width=16),
-    text_cfg=dict(context_length=8, width=32, heads=2, layers=1))
+{tiny_clip}
 model = dict(
     encoder=dict(base_channels=8),
     backbone=dict(channels=16, inner_iterations=(2, 2),
@@ -50,7 +45,7 @@ def trained_nun(tmp_path_factory):
     tmp = tmp_path_factory.mktemp('nun')
     config = str(tmp / 'tiny_nun.py')
     with open(config, 'w') as f:
-        f.write(TINY_NUN.format(root=REPO_ROOT))
+        f.write(format_tiny_config(TINY_NUN))
     work_dir = str(tmp / 'work')
     run('tools/train.py', config, '--work-dir', work_dir)
     return config, str(tmp), osp.join(work_dir, 'iter_2.pth')

@@ -15,18 +15,14 @@ import cv2
 import numpy as np
 import pytest
 
-from ..conftest import REPO_ROOT
+from ..conftest import REPO_ROOT, format_tiny_config
 from .test_distributed import run as dist_run
 from .test_train_test_demo import latest_metrics, run
 
 TINY_VLDUN = """
 _base_ = ['{root}/configs/vldun/vldun-tiny_synthetic-phantom.py']
 img_size = 32
-tiny_clip = dict(
-    embed_dim=16,
-    vision_cfg=dict(image_size=32, layers=1, width=32, patch_size=8,
-                    head_width=16),
-    text_cfg=dict(context_length=8, width=32, heads=2, layers=1))
+{tiny_clip}
 model = dict(
     prior=dict(clip_model=dict(tiny_clip, _delete_=True), input_size=32),
     backbone=dict(dim=8, num_blocks=(1, 1, 1, 1), num_refinement_blocks=1,
@@ -60,7 +56,7 @@ def trained(tmp_path_factory):
     tmp = tmp_path_factory.mktemp('vldun')
     config = str(tmp / 'tiny_vldun.py')
     with open(config, 'w') as f:
-        f.write(TINY_VLDUN.format(root=REPO_ROOT))
+        f.write(format_tiny_config(TINY_VLDUN))
     work_dir = str(tmp / 'work')
     run('tools/train.py', config, '--work-dir', work_dir)
     return config, tmp, osp.join(work_dir, 'iter_2.pth')
@@ -240,7 +236,7 @@ def test_physical_operator_variant_needs_the_sampling_mask(tmp_path):
     from dunseg.apis import inference_model, init_model
     config = str(tmp_path / 'physical.py')
     with open(config, 'w') as f:
-        f.write(TINY_VLDUN.format(root=REPO_ROOT) + (
+        f.write(format_tiny_config(TINY_VLDUN) + (
             "model.update(prior=None, backbone=dict(model['backbone'], "
             'use_prior=False, physical_operator=True))\n'))
     model = init_model(config)  # random init: only the plumbing matters

@@ -9,18 +9,14 @@ import os.path as osp
 import cv2
 import pytest
 
-from ..conftest import REPO_ROOT
+from ..conftest import REPO_ROOT, format_tiny_config
 from .test_distributed import run as dist_run
 from .test_train_test_demo import latest_metrics, run
 
 TINY_VLUNET = """
 _base_ = ['{root}/configs/vlunet/vlunet-tiny_synthetic-degradation-64x64.py']
 img_size = 32
-tiny_clip = dict(
-    embed_dim=16,
-    vision_cfg=dict(image_size=32, layers=1, width=32, patch_size=8,
-                    head_width=16),
-    text_cfg=dict(context_length=8, width=32, heads=2, layers=1))
+{tiny_clip}
 # The official y-downsampling leaves down1_2_i without gradients: DDP then
 # needs find_unused_parameters, which the CPU wrapper must pass on.
 find_unused_parameters = True
@@ -49,7 +45,7 @@ randomness = dict(seed=0, deterministic=True)
 def write_config(directory):
     path = osp.join(str(directory), 'tiny_vlunet.py')
     with open(path, 'w') as f:
-        f.write(TINY_VLUNET.format(root=REPO_ROOT))
+        f.write(format_tiny_config(TINY_VLUNET))
     return path
 
 
