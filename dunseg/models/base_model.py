@@ -13,8 +13,16 @@ class DunSegModel(BaseModel):
     ``mode='loss'`` returns :meth:`loss` (a dict of losses), ``'predict'``
     :meth:`predict` (data samples with the predictions) and ``'tensor'``
     :meth:`_forward` (the raw network output, for FLOP counting and export).
-    Subclasses implement those three.
+    Subclasses implement those three. ``data_preprocessor=None`` means a
+    plain ``DunSegDataPreprocessor`` (inputs in [0, 1], no normalisation).
     """
+
+    def __init__(self, data_preprocessor: Optional[dict] = None,
+                 init_cfg: Optional[dict] = None) -> None:
+        if data_preprocessor is None:
+            data_preprocessor = dict(type='DunSegDataPreprocessor')
+        super().__init__(
+            data_preprocessor=data_preprocessor, init_cfg=init_cfg)
 
     def forward(self,
                 inputs: torch.Tensor,

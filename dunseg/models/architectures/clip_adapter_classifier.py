@@ -52,8 +52,6 @@ class CLIPAdapterClassifier(DunSegModel):
                  label_smoothing: float = 0.0,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
-        if data_preprocessor is None:
-            data_preprocessor = dict(type='DunSegDataPreprocessor')
         super().__init__(
             data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         self.classes = tuple(classes)

@@ -180,8 +180,6 @@ class MedicalSegmentor(MultiClassSegMixin, DunSegModel):
                  label_spaces: Optional[Dict[str, Sequence[int]]] = None,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
-        if data_preprocessor is None:
-            data_preprocessor = dict(type='DunSegDataPreprocessor')
         super().__init__(
             data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         self.backbone = MODELS.build(backbone)

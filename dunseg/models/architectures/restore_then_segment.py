@@ -59,8 +59,6 @@ class RestoreThenSegment(DunSegModel):
                  segmenter: dict,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
-        if data_preprocessor is None:
-            data_preprocessor = dict(type='DunSegDataPreprocessor')
         super().__init__(
             data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         if not restorer_checkpoint:

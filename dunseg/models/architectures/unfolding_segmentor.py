@@ -42,8 +42,6 @@ class UnfoldingSegmentor(DunSegModel):
                  channels_last: bool = False,
                  return_stages: bool = False,
                  init_cfg: Optional[dict] = None) -> None:
-        if data_preprocessor is None:
-            data_preprocessor = dict(type='DunSegDataPreprocessor')
         super().__init__(
             data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         self.backbone = MODELS.build(backbone)

@@ -73,8 +73,6 @@ class DACLIPTuner(DunSegModel):
                  max_logit_scale: float = 100.0,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
-        if data_preprocessor is None:
-            data_preprocessor = dict(type='DunSegDataPreprocessor')
         super().__init__(
             data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         self.classes = tuple(classes)
