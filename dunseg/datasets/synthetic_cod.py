@@ -454,7 +454,10 @@ class SyntheticCODDataset(BaseDataset):
             ``CODDegrade`` (kinds ``lowlight``, ``haze``, ``lowres``,
             ``combined`` or a list; levels ``light``, ``medium``,
             ``heavy`` or a list), applied deterministically per sample.
-            None = clean images only.
+            An optional ``clean_fraction`` in [0, 1) leaves that share of
+            the samples clean (``gt_img`` is then the input itself and
+            ``degradation`` is ``'clean'``), so one training set covers the
+            clean and the degraded test splits. None = clean images only.
         edge_width (int): Width of the edge band (odd), see
             :func:`~dunseg.datasets.transforms.cod.mask_boundary`.
         dataset_name (str, optional): Reported by the metric; defaults to
@@ -497,14 +500,21 @@ class SyntheticCODDataset(BaseDataset):
                              f'{img_size!r}')
         self.kinds: Tuple[str, ...] = ()
         self.levels: Tuple[str, ...] = ()
+        self.clean_fraction = 0.0
         if degradation is not None:
             degradation = dict(degradation)
             kind = degradation.pop('kind', 'combined')
             level = degradation.pop('level', 'medium')
+            clean_fraction = degradation.pop('clean_fraction', 0.0)
             degradation.pop('type', None)
             if degradation:
-                raise ValueError(f'{name}: degradation takes kind and level, '
-                                 f'got extra keys {sorted(degradation)}')
+                raise ValueError(f'{name}: degradation takes kind, level and '
+                                 f'clean_fraction, got extra keys '
+                                 f'{sorted(degradation)}')
+            if not 0.0 <= float(clean_fraction) < 1.0:
+                raise ValueError(f'{name}: degradation clean_fraction must '
+                                 f'be in [0, 1), got {clean_fraction!r}')
+            self.clean_fraction = float(clean_fraction)
             self.kinds = (kind, ) if isinstance(kind, str) else tuple(kind)
             self.levels = ((level, ) if isinstance(level, str) else
                            tuple(level))
@@ -531,6 +541,8 @@ class SyntheticCODDataset(BaseDataset):
             if self.kinds:
                 dataset_name += '-' + '+'.join(self.kinds) + '-' + '+'.join(
                     self.levels)
+            if self.clean_fraction:
+                dataset_name += f'+clean{self.clean_fraction:g}'
         self.dataset_name = dataset_name
         super().__init__(
             pipeline=build_pipeline_with_dunseg_registry(pipeline), **kwargs)
@@ -549,8 +561,17 @@ class SyntheticCODDataset(BaseDataset):
             kind = self.kinds[int(rng.integers(len(self.kinds)))]
             level = self.levels[int(rng.integers(len(self.levels)))]
             scene['gt_img'] = scene['img']
-            scene['img'] = degrade_cod_image(scene['img'], kind, level, rng)
-            scene.update(degradation=kind, degradation_level=level)
+            # a stream of its own, so that a clean share leaves every
+            # degraded sample exactly as without it
+            keep_clean = np.random.default_rng(
+                stream + [_DEGRADATION_STREAM, 1]).random()
+            if keep_clean < self.clean_fraction:
+                scene['img'] = scene['img'].copy()
+                scene.update(degradation='clean', degradation_level='none')
+            else:
+                scene['img'] = degrade_cod_image(scene['img'], kind, level,
+                                                 rng)
+                scene.update(degradation=kind, degradation_level=level)
         return scene
 
     def get_data_info(self, idx: int) -> dict:

@@ -252,6 +252,34 @@ def test_synthetic_cod_degraded_keeps_clean_image():
         SyntheticCODDataset(num_samples=1, degradation=dict(kind='fog'))
 
 
+def test_synthetic_cod_clean_fraction_mixes_without_moving_others():
+    kwargs = dict(num_samples=40, img_size=(32, 32), seed=2)
+    degraded = SyntheticCODDataset(
+        degradation=dict(kind=('haze', 'lowlight'), level='medium'),
+        **kwargs)
+    mixed = SyntheticCODDataset(
+        degradation=dict(kind=('haze', 'lowlight'), level='medium',
+                         clean_fraction=0.5), **kwargs)
+    assert mixed.dataset_name == 'SyntheticCOD-haze+lowlight-medium+clean0.5'
+    kept_clean = 0
+    for i in range(40):
+        a, b = degraded.generate(i), mixed.generate(i)
+        assert np.array_equal(a['gt_img'], b['gt_img'])
+        if b['degradation'] == 'clean':
+            kept_clean += 1
+            assert np.array_equal(b['img'], b['gt_img'])
+            assert b['degradation_level'] == 'none'
+        else:
+            # the clean share draws from its own stream: a degraded sample
+            # is exactly the one of the fully degraded set
+            assert b['degradation'] == a['degradation']
+            assert np.array_equal(a['img'], b['img'])
+    assert 12 <= kept_clean <= 28
+    with pytest.raises(ValueError, match='clean_fraction'):
+        SyntheticCODDataset(num_samples=1,
+                            degradation=dict(kind='haze', clean_fraction=1))
+
+
 def test_degradation_argument_degrades_before_packing(run_tree):
     root = str(run_tree / 'TestDataset' / 'CAMO')
     clean = CODDataset(data_root=root, pipeline=TEST_PIPELINE)

@@ -116,3 +116,26 @@ def test_settings_are_checked():
         _model(prior_schedule='sometimes')
     with pytest.raises(ValueError, match='one weight per stage'):
         _model(stage_loss_weights=(1.0, ))
+
+
+def test_channels_last_gives_same_losses_and_masks():
+    reference = _model(selector=None)
+    fast = _model(selector=None, channels_last=True)
+    fast.load_state_dict(reference.state_dict())
+    conv_weights = [p for p in fast.parameters() if p.dim() == 4]
+    assert conv_weights and all(
+        w.is_contiguous(memory_format=torch.channels_last)
+        for w in conv_weights)
+    inputs, samples = _batch()
+    torch.manual_seed(2)  # the same dropout draws for both
+    expected = reference.loss(inputs, samples)
+    torch.manual_seed(2)
+    got = fast.loss(inputs, samples)
+    assert set(got) == set(expected)
+    for name in expected:
+        torch.testing.assert_close(got[name], expected[name], rtol=1e-4,
+                                   atol=1e-5)
+    reference.eval()
+    fast.eval()
+    torch.testing.assert_close(fast(inputs), reference(inputs), rtol=1e-4,
+                               atol=1e-5)
