@@ -87,7 +87,6 @@ def image_quality_features(images: torch.Tensor) -> torch.Tensor:
         raise ValueError('image_quality_features expects (N, 3, H, W) images '
                          f'in [0, 1], got {tuple(images.shape)}')
     x = images.float().clamp(0, 1)
-    count = len(x)
     grey = x.mean(1, keepdim=True)
     feats = [x.mean((2, 3)), x.std((2, 3))]
     noise = _noise_sigma(x)
