@@ -5,9 +5,11 @@
 # (4 SODUN stages with VSS mask proximals and the shared background U-net,
 # DeRUN with N_k = (4, 3, 3, 2), selection, L_csc), 64 x 64 images.
 #
-# Training images are degraded (low light, haze, low resolution or their
-# combination, at any level), so DeRUN has something to restore; the test set
-# is the clean split and its four medium degradations, as for RUN-tiny.
+# Training follows RUN-tiny-degraded's recipe, which this config inherits:
+# two epochs on clean images, then half clean, half degraded (low light,
+# haze, low resolution or their combination, at any level), so DeRUN has
+# something to restore; the test set is the clean split and its four medium
+# degradations, as for RUN-tiny.
 #
 # Degradation prior: a tiny DA-CLIP. Train it first (10 min) and pass its
 # checkpoint, as `make demo` does:
@@ -16,7 +18,7 @@
 #   python tools/train.py configs/nun/nun-tiny_synthetic-cod.py --cfg-options \
 #       model.prior.daclip_pretrained=$(ls work_dirs/daclip-tiny/best_*.pth)
 # Without it the frozen DA-CLIP is random.
-_base_ = ['../run/run-tiny_synthetic-cod.py']
+_base_ = ['../run/run-tiny_synthetic-cod-degraded.py']
 img_size = (64, 64)  # (H, W)
 tiny_clip = dict(
     embed_dim=64,
@@ -45,7 +47,9 @@ model = dict(
     selector=dict(type='LearnedQualitySelector'),
     mask_loss=dict(type='StructureLoss'),
     restoration_loss=dict(type='MSELoss', loss_name='loss_restoration'),
-    consistency_loss=dict(type='CrossStageConsistencyLoss', loss_weight=0.1))
+    consistency_loss=dict(type='CrossStageConsistencyLoss', loss_weight=0.1),
+    # 15 % faster training steps on a CPU (NUNSegmentor docstring)
+    channels_last=True)
 
 train_pipeline = [
     dict(type='CODRandomFlip', prob=0.5),
@@ -55,11 +59,7 @@ train_pipeline = [
     dict(type='ResizeCOD', scale=(img_size[1], img_size[0])),
     dict(type='PackCODInputs'),
 ]
-train_dataloader = dict(
-    dataset=dict(
-        pipeline=train_pipeline,
-        degradation=dict(kind=('lowlight', 'haze', 'lowres', 'combined'),
-                         level=('light', 'medium', 'heavy'))))
+train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
 # masks per test set; restorations of the degraded sets against their clean
 # images (the clean set has nothing to restore)
 val_evaluator = [

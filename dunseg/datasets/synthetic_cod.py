@@ -500,7 +500,8 @@ class SyntheticCODDataset(BaseDataset):
                              f'{img_size!r}')
         self.kinds: Tuple[str, ...] = ()
         self.levels: Tuple[str, ...] = ()
-        self.clean_fraction = 0.0
+        # None: no degradation to leave out (see CleanWarmupHook)
+        self.clean_fraction: Optional[float] = None
         if degradation is not None:
             degradation = dict(degradation)
             kind = degradation.pop('kind', 'combined')

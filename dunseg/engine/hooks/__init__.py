@@ -1,4 +1,7 @@
 from .checkpoint_hook import DunSegCheckpointHook
+from .clean_warmup_hook import CleanWarmupHook
 from .visualization_hook import DunSegVisualizationHook
 
-__all__ = ['DunSegCheckpointHook', 'DunSegVisualizationHook']
+__all__ = [
+    'CleanWarmupHook', 'DunSegCheckpointHook', 'DunSegVisualizationHook'
+]
