@@ -56,6 +56,10 @@ class NUNSegmentor(DunSegModel):
         edge_loss (dict, optional) and edge_loss_weights: an optional loss
             on the stages' edge maps vs ``gt_edge`` (RUN trains with one;
             the NUN paper does not list it).
+        uncertainty_loss (dict, optional): RUN's uncertainty-aware loss on
+            the final mask logits (``UncertaintyAwareLoss``); the NUN paper
+            does not list it, so None by default. With it NUN trains with
+            RUN's mask losses, which isolates what the nesting adds.
         threshold (float): ``pred_mask = pred_score > threshold``.
         return_stages (bool): Attach every stage's maps and DeRUN iterates
             with their scores to the predictions.
@@ -79,6 +83,7 @@ class NUNSegmentor(DunSegModel):
                  stage_loss_weights: Optional[Sequence[float]] = None,
                  edge_loss: Optional[dict] = None,
                  edge_loss_weights: Optional[Sequence[float]] = None,
+                 uncertainty_loss: Optional[dict] = None,
                  encoder_mean: Sequence[float] = IMAGENET_MEAN,
                  encoder_std: Sequence[float] = IMAGENET_STD,
                  threshold: float = 0.5,
@@ -111,6 +116,8 @@ class NUNSegmentor(DunSegModel):
         self.consistency_loss = (MODELS.build(consistency_loss)
                                  if consistency_loss else None)
         self.edge_loss = MODELS.build(edge_loss) if edge_loss else None
+        self.uncertainty_loss = (MODELS.build(uncertainty_loss)
+                                 if uncertainty_loss else None)
         num_stages = self.backbone.num_stages
         if stage_loss_weights is None:
             stage_loss_weights = [
@@ -215,6 +222,8 @@ class NUNSegmentor(DunSegModel):
                                           state['mask_second']))
         if consistency:
             losses['loss_csc'] = torch.stack(consistency).mean()
+        if self.uncertainty_loss is not None:
+            losses['loss_ual'] = self.uncertainty_loss(states[-1]['mask'])
         return losses
 
     @torch.no_grad()

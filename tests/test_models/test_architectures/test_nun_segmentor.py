@@ -139,3 +139,18 @@ def test_channels_last_gives_same_losses_and_masks():
     fast.eval()
     torch.testing.assert_close(fast(inputs), reference(inputs), rtol=1e-4,
                                atol=1e-5)
+
+
+def test_optional_uncertainty_loss_on_the_final_mask():
+    model = _model(uncertainty_loss=dict(type='UncertaintyAwareLoss',
+                                         ramp=False))
+    inputs, samples = _batch()
+    torch.manual_seed(2)
+    losses = model.loss(inputs, samples)
+    torch.manual_seed(2)
+    clean = model._clean_images(inputs, samples)
+    final_mask = model.extract_states(inputs, reference=clean)[-1]['mask']
+    expected = model.uncertainty_loss(final_mask)
+    assert losses['loss_ual'] > 0
+    torch.testing.assert_close(losses['loss_ual'], expected)
+    assert 'loss_ual' not in _model().loss(inputs, samples)
