@@ -21,6 +21,7 @@ from typing import Any, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
+from mmengine.config import Config
 from mmengine.logging import HistoryBuffer
 from mmengine.runner.checkpoint import CheckpointLoader
 
@@ -261,6 +262,20 @@ class CheckpointMismatchError(RuntimeError):
     """A checkpoint's weights do not fit the model they are loaded into."""
 
 
+def _saved_model_type(cfg_text) -> Optional[str]:
+    """``model.type`` of the config text MMEngine saves in a checkpoint's
+    meta (the first ``type=`` of the text may belong to a hook or a
+    nested module, so the text is parsed)."""
+    if not isinstance(cfg_text, str):
+        return None
+    try:
+        model = Config.fromstring(cfg_text, '.py').get('model')
+    except Exception:  # an unreadable saved config only loses the hint
+        return None
+    model_type = model.get('type') if isinstance(model, dict) else None
+    return model_type if isinstance(model_type, str) else None
+
+
 def _checkpoint_origin(checkpoint: dict) -> str:
     """A sentence on where a checkpoint comes from, for error messages."""
     meta = checkpoint.get('meta') if isinstance(checkpoint, dict) else None
@@ -275,11 +290,9 @@ def _checkpoint_origin(checkpoint: dict) -> str:
     parts = []
     if meta.get('experiment_name'):
         parts.append(f'experiment {meta["experiment_name"]}')
-    text = meta.get('cfg')
-    if isinstance(text, str):
-        model_type = re.search(r"type\s*=\s*'([^']+)'", text)
-        if model_type:
-            parts.append(f"model type '{model_type.group(1)}'")
+    model_type = _saved_model_type(meta.get('cfg'))
+    if model_type:
+        parts.append(f"model type '{model_type}'")
     if parts:
         return (f'It was trained as {", ".join(parts)}: test it with the '
                 'config of that run (saved beside it in the work dir).')

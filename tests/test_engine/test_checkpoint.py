@@ -90,6 +90,19 @@ def test_mismatched_checkpoint_is_an_error_listing_keys():
     with pytest.raises(CheckpointMismatchError, match='experiment exp-a'):
         check_state_dict_matches(model, state, 'x.pth',
                                  dict(meta=dict(experiment_name='exp-a')))
+    # the saved config names the model, although a hook's and a nested
+    # module's type come first in its text
+    saved_cfg = ("custom_hooks = [dict(clean_iters=5, type='CleanWarmupHook')]"
+                 "\nmodel = dict(encoder=dict(type='ResNetEncoder'), "
+                 "type='NUNSegmentor')\n")
+    with pytest.raises(CheckpointMismatchError,
+                       match="model type 'NUNSegmentor'"):
+        check_state_dict_matches(model, state, 'x.pth',
+                                 dict(meta=dict(cfg=saved_cfg)))
+    with pytest.raises(CheckpointMismatchError) as info:
+        check_state_dict_matches(model, state, 'x.pth',
+                                 dict(meta=dict(cfg='model = dict(')))
+    assert 'model type' not in str(info.value)
 
 
 def test_strict_load_copies_nothing_and_partial_load_is_explicit():
