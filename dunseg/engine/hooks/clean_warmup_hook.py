@@ -26,7 +26,7 @@ class CleanWarmupHook(Hook):
 
     Why: trained from random weights on the degraded SyntheticCOD mix, the
     tiny RUN, FPN and NUN all collapse to one image-independent mask within
-    1,400 iterations (its spread over test images is 0.002 against 0.18
+    1,400 iterations (its spread over test images is 0.002 against 0.17
     for the same RUN trained on clean images); heavy degradations hide the
     object in many samples, and the location prior wins before any image
     feature is learned. A clean start learns the features first.
