@@ -5,7 +5,7 @@ from typing import Optional, Sequence
 import torch
 import torch.distributed as torch_dist
 from mmengine.dist import is_distributed, is_main_process, master_only
-from mmengine.hooks import CheckpointHook, Hook
+from mmengine.hooks import CheckpointHook, Hook, LoggerHook
 from mmengine.model import is_model_wrapper
 from mmengine.runner import Runner
 from mmengine.runner.checkpoint import _load_checkpoint
@@ -111,6 +111,11 @@ class DunSegRunner(Runner):
                 'CheckpointHook', CheckpointHook):
             checkpoint = dict(checkpoint, type='DunSegCheckpointHook')
         hooks['checkpoint'] = checkpoint
+        logger = hooks.get('logger', dict(type='LoggerHook'))
+        if isinstance(logger, dict) and logger.get('type') in (
+                'LoggerHook', LoggerHook):
+            logger = dict(logger, type='DunSegLoggerHook')
+        hooks['logger'] = logger
         super().register_default_hooks(hooks)
 
     def build_param_scheduler(self, scheduler):
