@@ -62,6 +62,15 @@ class _FinitePredictionsHook(Hook):
         self._check(outputs)
 
 
+# default hooks given as MMEngine's (in a config or by default: MMEngine's
+# default settings) that run as dunseg's subclass: atomic checkpoints; test
+# metrics written by rank 0 only
+_DEFAULT_HOOK_SWAPS = {
+    'checkpoint': (CheckpointHook, 'DunSegCheckpointHook', dict(interval=1)),
+    'logger': (LoggerHook, 'DunSegLoggerHook', dict()),
+}
+
+
 @RUNNERS.register_module()
 class DunSegRunner(Runner):
     """MMEngine Runner with the fixes dunseg needs on torch >= 2.6 and CPU.
@@ -105,17 +114,14 @@ class DunSegRunner(Runner):
 
     def register_default_hooks(self, hooks: Optional[dict] = None) -> None:
         hooks = dict(hooks or {})
-        checkpoint = hooks.get('checkpoint', dict(type='CheckpointHook',
-                                                  interval=1))
-        if isinstance(checkpoint, dict) and checkpoint.get('type') in (
-                'CheckpointHook', CheckpointHook):
-            checkpoint = dict(checkpoint, type='DunSegCheckpointHook')
-        hooks['checkpoint'] = checkpoint
-        logger = hooks.get('logger', dict(type='LoggerHook'))
-        if isinstance(logger, dict) and logger.get('type') in (
-                'LoggerHook', LoggerHook):
-            logger = dict(logger, type='DunSegLoggerHook')
-        hooks['logger'] = logger
+        for key, (mmengine_hook, dunseg_hook,
+                  defaults) in _DEFAULT_HOOK_SWAPS.items():
+            hook = hooks.get(key, dict(type=mmengine_hook.__name__,
+                                       **defaults))
+            if isinstance(hook, dict) and hook.get('type') in (
+                    mmengine_hook.__name__, mmengine_hook):
+                hook = dict(hook, type=dunseg_hook)
+            hooks[key] = hook
         super().register_default_hooks(hooks)
 
     def build_param_scheduler(self, scheduler):

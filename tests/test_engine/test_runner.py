@@ -247,3 +247,29 @@ def test_non_finite_predictions_stop_the_test(tmp_path):
         next(runner.model.parameters()).fill_(float('nan'))
     with pytest.raises(FloatingPointError, match='pred_score'):
         runner.test()
+
+
+def test_default_checkpoint_and_logger_hooks_become_dunseg_hooks(tmp_path):
+    config = write_tiny_config(tmp_path, max_iters=2, val_interval=100,
+                               ckpt_interval=1)
+
+    def hooks_of(default_hooks):
+        cfg = Config.fromfile(config)
+        cfg.default_hooks = default_hooks
+        cfg.work_dir = str(tmp_path / 'work')
+        runner = RUNNERS.build(cfg)
+        return {type(hook).__name__: hook for hook in runner.hooks}
+
+    # given as MMEngine's hooks, settings kept
+    hooks = hooks_of(dict(checkpoint=dict(type='CheckpointHook', interval=7),
+                          logger=dict(type='LoggerHook', interval=3)))
+    assert hooks['DunSegCheckpointHook'].interval == 7
+    assert hooks['DunSegLoggerHook'].interval == 3
+    assert 'CheckpointHook' not in hooks and 'LoggerHook' not in hooks
+    # not given: MMEngine's defaults (a checkpoint every epoch), as dunseg's
+    hooks = hooks_of(dict())
+    assert hooks['DunSegCheckpointHook'].interval == 1
+    assert 'DunSegLoggerHook' in hooks
+    # None still switches the hook off
+    hooks = hooks_of(dict(checkpoint=None))
+    assert not {'CheckpointHook', 'DunSegCheckpointHook'} & set(hooks)
