@@ -56,6 +56,10 @@ class NUNSegmentor(DunSegModel):
         edge_loss (dict, optional) and edge_loss_weights: an optional loss
             on the stages' edge maps vs ``gt_edge`` (RUN trains with one;
             the NUN paper does not list it).
+        prior_loss_weight (float): Weight of ``mask_loss`` on the initial
+            mask M_0 (the global prior module's coarse map). RUN trains its
+            prior with 1/16; the NUN paper's L_basic starts at stage 1, so
+            0 (off) by default.
         uncertainty_loss (dict, optional): RUN's uncertainty-aware loss on
             the final mask logits (``UncertaintyAwareLoss``); the NUN paper
             does not list it, so None by default. With it NUN trains with
@@ -83,6 +87,7 @@ class NUNSegmentor(DunSegModel):
                  stage_loss_weights: Optional[Sequence[float]] = None,
                  edge_loss: Optional[dict] = None,
                  edge_loss_weights: Optional[Sequence[float]] = None,
+                 prior_loss_weight: float = 0.0,
                  uncertainty_loss: Optional[dict] = None,
                  encoder_mean: Sequence[float] = IMAGENET_MEAN,
                  encoder_std: Sequence[float] = IMAGENET_STD,
@@ -131,7 +136,11 @@ class NUNSegmentor(DunSegModel):
         if self.edge_loss is not None and edge_loss_weights is None:
             raise ValueError('edge_loss needs edge_loss_weights (one per '
                              'stage)')
+        if prior_loss_weight < 0:
+            raise ValueError('prior_loss_weight must be >= 0, got '
+                             f'{prior_loss_weight}')
         self.stage_loss_weights = tuple(stage_loss_weights)
+        self.prior_loss_weight = float(prior_loss_weight)
         self.edge_loss_weights = tuple(edge_loss_weights or ())
         self.register_buffer(
             'encoder_mean', torch.tensor(encoder_mean).view(1, -1, 1, 1),
@@ -203,6 +212,9 @@ class NUNSegmentor(DunSegModel):
         gt_edge = (stack_gt_field(data_samples, 'gt_edge', inputs.device)
                    if self.edge_loss is not None else None)
         losses: Dict[str, torch.Tensor] = {}
+        if self.prior_loss_weight:
+            losses['loss_mask_prior'] = self.prior_loss_weight * \
+                self.mask_loss(states[0]['mask'], gt_mask)
         consistency = []
         for k, state in enumerate(states[1:], start=1):
             weight = self.stage_loss_weights[k - 1]

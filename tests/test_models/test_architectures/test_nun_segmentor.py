@@ -154,3 +154,22 @@ def test_optional_uncertainty_loss_on_the_final_mask():
     assert losses['loss_ual'] > 0
     torch.testing.assert_close(losses['loss_ual'], expected)
     assert 'loss_ual' not in _model().loss(inputs, samples)
+
+
+def test_optional_prior_mask_loss():
+    inputs, samples = _batch()
+    model = _model(prior_loss_weight=0.25)
+    torch.manual_seed(2)
+    losses = model.loss(inputs, samples)
+    torch.manual_seed(2)
+    clean = model._clean_images(inputs, samples)
+    initial_mask = model.extract_states(inputs, reference=clean)[0]['mask']
+    gt_mask = torch.stack([s.gt_mask.data for s in samples]).float()
+    torch.testing.assert_close(losses['loss_mask_prior'],
+                               0.25 * model.mask_loss(initial_mask, gt_mask))
+    losses['loss_mask_prior'].backward()
+    prior_grad = model.backbone.prior_module.parameters().__next__().grad
+    assert prior_grad is not None and prior_grad.abs().sum() > 0
+    assert 'loss_mask_prior' not in _model().loss(inputs, samples)
+    with pytest.raises(ValueError, match='prior_loss_weight'):
+        _model(prior_loss_weight=-1)
