@@ -21,7 +21,13 @@ WO_SEGHEAD = 'configs/vldun/vldun-tiny_synthetic-phantom_wo-seghead.py'
 UNET = 'configs/unet/unet-tiny_synthetic-phantom.py'
 SEQUENTIAL = ('configs/vldun/'
               'vldun-tiny_synthetic-phantom_restore-then-segment.py')
-CONFIGS = [VLDUN_TINY, WO_FD, WO_CLIP, WO_SEGHEAD, UNET, SEQUENTIAL]
+SEQUENTIAL_UNET16 = ('configs/vldun/'
+                     'vldun-tiny_synthetic-phantom_restore-then-segment-'
+                     'unet16.py')
+CONFIGS = [
+    VLDUN_TINY, WO_FD, WO_CLIP, WO_SEGHEAD, UNET, SEQUENTIAL,
+    SEQUENTIAL_UNET16
+]
 
 # config: (all parameters, parameters with requires_grad), as the headers
 # and configs/vldun/README.md state them
@@ -37,7 +43,11 @@ SIZES = {
     UNET: (1_826_036, 1_826_036),
     # the frozen step-1 restorer + a width-4 U-Net, the only trained part
     SEQUENTIAL: (5_303_175, 114_848),
+    # the same with the segmentation-only U-Net (width 16)
+    SEQUENTIAL_UNET16: (7_014_363, 1_826_036),
 }
+# trained over both steps (the restorer in step 1, the U-Net in step 2)
+SEQUENTIAL_TRAINED = {SEQUENTIAL: 1_914_884, SEQUENTIAL_UNET16: 3_626_072}
 
 
 @pytest.fixture(scope='module')
@@ -56,7 +66,7 @@ def step1_checkpoint(tmp_path_factory):
 def load(config, step1_checkpoint=None) -> Config:
     register_all_modules()
     cfg = Config.fromfile(osp.join(REPO_ROOT, config))
-    if config == SEQUENTIAL:
+    if config in SEQUENTIAL_TRAINED:
         cfg.model.restorer_checkpoint = step1_checkpoint
     return cfg
 
@@ -69,11 +79,12 @@ def count(model):
 @pytest.mark.parametrize('config', CONFIGS)
 def test_config_builds_with_the_stated_size(config, step1_checkpoint):
     cfg = load(config, step1_checkpoint)
-    if config == SEQUENTIAL:  # loads the checkpoint: real tensors
+    if config in SEQUENTIAL_TRAINED:  # loads the checkpoint: real tensors
         model = MODELS.build(cfg.model)
         assert not any(p.requires_grad for p in model.restorer.parameters())
         # trained over both steps, as the header says
-        assert count(model)[1] + SIZES[WO_SEGHEAD][1] == 1_914_884
+        assert (count(model)[1] +
+                SIZES[WO_SEGHEAD][1] == SEQUENTIAL_TRAINED[config])
     else:
         with torch.device('meta'):
             model = MODELS.build(cfg.model)
@@ -110,9 +121,10 @@ def test_same_data_schedule_evaluator_and_test_split(config):
     seg_losses = {
         UNET: lambda m: m.seg_losses,
         SEQUENTIAL: lambda m: m.segmenter.seg_losses,
+        SEQUENTIAL_UNET16: lambda m: m.segmenter.seg_losses,
     }.get(config, lambda m: m.seg_losses)
     assert seg_losses(cfg.model) == base.model.seg_losses
-    if config == SEQUENTIAL:
+    if config in SEQUENTIAL_TRAINED:
         # the restorer is exactly the model step 1 trains
         assert cfg.model.restorer == load(WO_SEGHEAD).model
 
@@ -136,7 +148,7 @@ def test_one_training_and_test_step_on_tiny_slices(config,
         tiny_batch(cfg.train_dataloader.dataset), True)
     losses = model(**data, mode='loss')
     seg = {'loss_seg_ce', 'loss_seg_dice'}
-    if config in (UNET, SEQUENTIAL):  # segmentation is all they train
+    if config in (UNET, *SEQUENTIAL_TRAINED):  # all they train is segmentation
         assert set(losses) == seg
     else:
         assert 'loss_rec' in losses

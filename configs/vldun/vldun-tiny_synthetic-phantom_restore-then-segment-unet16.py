@@ -1,0 +1,16 @@
+# The sequential restore-then-segment pipeline with the segmentation-only
+# U-Net of configs/unet/unet-tiny_synthetic-phantom.py (width 16, Seg. Head
+# 32 wide) instead of the width-4 one: step 1's restorer frozen, the U-Net
+# trained on its restorations. Trained parameters over both steps: 3,626,072
+# (restorer 1,800,036 + U-Net 1,826,036), twice VL-DUN-tiny's 1,818,728,
+# so it is the stronger baseline: the width-4 U-Net of
+# vldun-tiny_synthetic-phantom_restore-then-segment.py, sized to match the
+# joint model's trained parameters, learns only the wall class in 600
+# iterations (results in configs/vldun/README.md).
+#   python tools/train.py configs/vldun/vldun-tiny_synthetic-phantom_wo-seghead.py
+#   python tools/train.py configs/vldun/vldun-tiny_synthetic-phantom_restore-then-segment-unet16.py
+_base_ = ['./vldun-tiny_synthetic-phantom_restore-then-segment.py']
+model = dict(
+    segmenter=dict(
+        backbone=dict(base_channels=16),
+        seg_head=dict(channels=32)))
