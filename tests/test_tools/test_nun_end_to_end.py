@@ -18,6 +18,7 @@ model = dict(
     backbone=dict(channels=16, inner_iterations=(2, 2),
                   vss_cfg=dict(d_state=4, expand=1.0),
                   inner_cfg=dict(prior_dim=16)),
+    edge_loss_weights=(0, 1 / 2),  # one per stage
     prior=dict(clip_model=tiny_clip, input_size=32))
 train_dataloader = dict(
     batch_size=2,
