@@ -1,32 +1,7 @@
-# NUN-R50 on COD under haze (atmospheric scattering with a depth-like transmission map): training images are degraded on the fly at
-# a random level (light / medium / heavy); the four test sets are degraded
-# once per image and level with fixed seeds (every method sees the same
-# pixels; tools/dataset_converters/make_degraded_cod.py writes them to disk).
-# Masks and restorations are reported per set and level
-# (CAMO-haze-medium/Sm, PSNR_CAMO-haze-medium, ...).
-_base_ = ['./nun_r50_cod10k.py']
-degradation = 'haze'
-levels = ('light', 'medium', 'heavy')
-test_sets = ('CHAMELEON', 'CAMO', 'COD10K', 'NC4K')
-test_pipeline = [
-    dict(type='LoadCODImageFromFile'),
-    dict(type='ResizeCOD', scale=(352, 352)),
-    dict(type='LoadCODAnnotations', with_edge=False),
-    dict(type='PackCODInputs'),
-]
-train_dataloader = dict(
-    dataset=dict(degradation=dict(kind=degradation, level=levels)))
-test_dataloader = dict(
-    dataset=dict(
-        type='ConcatDataset',
-        datasets=[
-            dict(type='CODDataset', data_root=f'data/TestDataset/{name}',
-                 degradation=dict(kind=degradation, level=level, seed=0),
-                 pipeline=test_pipeline)
-            for name in test_sets for level in levels
-        ]))
+# NUN-R50 on COD under haze (atmospheric scattering with a depth-like
+# transmission map): nun_r50_cod10k-lowlight.py with the degradation kind
+# changed (same levels, test sets, seeds and metrics).
+_base_ = ['./nun_r50_cod10k-lowlight.py']
+train_dataloader = dict(dataset=dict(degradation=dict(kind='haze')))
+test_dataloader = dict(dataset=dict(kind='haze'))
 val_dataloader = test_dataloader
-# the selected restorations too, against the clean images (PSNR / SSIM per
-# set and level, with the degraded input as the baseline)
-val_evaluator = [dict(type='CODMetric'), dict(type='RestorationMetric')]
-test_evaluator = val_evaluator

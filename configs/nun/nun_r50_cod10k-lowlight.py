@@ -1,13 +1,13 @@
-# NUN-R50 on COD under low light (Retinex-style illumination reduction with Poisson-Gaussian noise): training images are degraded on the fly at
-# a random level (light / medium / heavy); the four test sets are degraded
-# once per image and level with fixed seeds (every method sees the same
-# pixels; tools/dataset_converters/make_degraded_cod.py writes them to disk).
-# Masks and restorations are reported per set and level
-# (CAMO-lowlight-medium/Sm, PSNR_CAMO-lowlight-medium, ...).
+# NUN-R50 on COD under low light (Retinex-style illumination reduction with
+# Poisson-Gaussian noise): training images are degraded on the fly at a
+# random level (light / medium / heavy); the four test sets are degraded once
+# per image and level with fixed seeds (every method sees the same pixels;
+# tools/dataset_converters/make_degraded_cod.py writes them to disk). Masks
+# and restorations are reported per set and level (CAMO-lowlight-medium/Sm,
+# PSNR_CAMO-lowlight-medium, ...). The haze, low-resolution and combined
+# configs inherit this one and change the degradation kind.
 _base_ = ['./nun_r50_cod10k.py']
 degradation = 'lowlight'
-levels = ('light', 'medium', 'heavy')
-test_sets = ('CHAMELEON', 'CAMO', 'COD10K', 'NC4K')
 test_pipeline = [
     dict(type='LoadCODImageFromFile'),
     dict(type='ResizeCOD', scale=(352, 352)),
@@ -15,16 +15,18 @@ test_pipeline = [
     dict(type='PackCODInputs'),
 ]
 train_dataloader = dict(
-    dataset=dict(degradation=dict(kind=degradation, level=levels)))
+    dataset=dict(
+        degradation=dict(kind=degradation,
+                         level=('light', 'medium', 'heavy'))))
 test_dataloader = dict(
     dataset=dict(
-        type='ConcatDataset',
-        datasets=[
-            dict(type='CODDataset', data_root=f'data/TestDataset/{name}',
-                 degradation=dict(kind=degradation, level=level, seed=0),
-                 pipeline=test_pipeline)
-            for name in test_sets for level in levels
-        ]))
+        _delete_=True,
+        type='DegradedCODTestSets',
+        kind=degradation,
+        levels=('light', 'medium', 'heavy'),
+        sets=('CHAMELEON', 'CAMO', 'COD10K', 'NC4K'),
+        data_root='data/TestDataset',
+        pipeline=test_pipeline))
 val_dataloader = test_dataloader
 # the selected restorations too, against the clean images (PSNR / SSIM per
 # set and level, with the degraded input as the baseline)

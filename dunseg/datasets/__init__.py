@@ -7,7 +7,8 @@ from .restoration import (AllInOneRestorationDataset, DenoiseTestDataset,
                           PairedImageDataset)
 from .synthetic_degradation import SyntheticDegradationDataset
 from .synthetic_sirst import SIRSTSceneGenerator, SyntheticSIRSTDataset
-from .cod import COD10KDataset, CODDataset, ImageMaskFolderDataset
+from .cod import (COD10KDataset, CODDataset, DegradedCODTestSets,
+                  ImageMaskFolderDataset)
 from .synthetic_cod import CODSceneGenerator, SyntheticCODDataset
 from .medical import (ACDCDataset, BraTS2021Dataset, COVID19CTDataset,
                       HCCTACESegDataset, MedicalSliceFolderDataset,
@@ -31,7 +32,8 @@ __all__ = [
     'SyntheticDegradationDataset', 'LoadPairedImageFromFile',
     'PairedRandomCrop', 'PairedRandomFlipRot', 'CenterCropToMultiple',
     'Degrade', 'PackRestorationInputs', 'CODDataset', 'COD10KDataset',
-    'ImageMaskFolderDataset', 'SyntheticCODDataset', 'CODSceneGenerator',
+    'ImageMaskFolderDataset', 'DegradedCODTestSets', 'SyntheticCODDataset',
+    'CODSceneGenerator',
     'MedicalVolumeDataset', 'ACDCDataset', 'BraTS2021Dataset',
     'COVID19CTDataset', 'HCCTACESegDataset', 'MedicalSliceFolderDataset',
     'packaged_sample_slices', 'SyntheticPhantomDataset', 'PhantomGenerator',

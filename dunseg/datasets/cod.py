@@ -36,7 +36,7 @@ import os
 import os.path as osp
 from typing import Dict, List, Optional, Sequence
 
-from mmengine.dataset import BaseDataset
+from mmengine.dataset import BaseDataset, ConcatDataset
 from mmengine.logging import print_log
 
 from dunseg.registry import DATASETS
@@ -397,3 +397,53 @@ class ImageMaskFolderDataset(CODDataset):
             edge_dir=edge_dir,
             dataset_name=dataset_name,
             **kwargs)
+
+
+@DATASETS.register_module()
+class DegradedCODTestSets(ConcatDataset):
+    """The COD test sets, each degraded once per image at every level.
+
+    NUN's degraded settings (low light, haze, low resolution, combined)
+    test every clean set at several levels with fixed per-image seeds, so
+    every method sees the same pixels. This builds one :class:`CODDataset`
+    per (set, level), named ``<set>-<kind>-<level>`` for the metrics, so a
+    config switches the setting with one field (``kind``).
+
+    Args:
+        kind (str): A ``CODDegrade`` kind (``'lowlight'``, ``'haze'``,
+            ``'lowres'``, ``'combined'``).
+        levels (Sequence[str]): Levels, each a degraded copy of every set.
+            Defaults to ``('light', 'medium', 'heavy')``.
+        sets (Sequence[str]): Folder names under ``data_root``. Defaults to
+            the four sets NUN and RUN report.
+        data_root (str): Folder of the sets. Defaults to
+            ``'data/TestDataset'``.
+        seed (int): Base seed of the per-image degradations. Defaults to 0.
+        pipeline (Sequence): Transforms of every set; the degradation is
+            inserted before ``PackCODInputs``.
+        **kwargs: Other :class:`CODDataset` arguments of every set.
+    """
+
+    def __init__(self,
+                 kind: str,
+                 levels: Sequence[str] = ('light', 'medium', 'heavy'),
+                 sets: Sequence[str] = ('CHAMELEON', 'CAMO', 'COD10K',
+                                        'NC4K'),
+                 data_root: str = 'data/TestDataset',
+                 seed: int = 0,
+                 pipeline: Sequence = (),
+                 **kwargs) -> None:
+        if not kind or not isinstance(kind, str):
+            raise ValueError('DegradedCODTestSets: kind must name one '
+                             f'degradation (e.g. "haze"), got {kind!r}')
+        if isinstance(levels, str) or isinstance(sets, str):
+            raise TypeError('DegradedCODTestSets: levels and sets are '
+                            f'sequences of names, got {levels!r}, {sets!r}')
+        datasets = [
+            CODDataset(
+                data_root=osp.join(data_root, name),
+                degradation=dict(kind=kind, level=level, seed=seed),
+                pipeline=pipeline,
+                **kwargs) for name in sets for level in levels
+        ]
+        super().__init__(datasets)

@@ -299,3 +299,51 @@ def test_degradation_argument_degrades_before_packing(run_tree):
     with pytest.raises(ValueError, match='no PackCODInputs'):
         CODDataset(data_root=root, pipeline=TEST_PIPELINE[:-1],
                    degradation=dict(kind='haze'))
+
+
+def test_degraded_test_sets_one_dataset_per_set_and_level(run_tree):
+    from dunseg.registry import DATASETS
+    camo = run_tree / 'TestDataset' / 'CAMO'
+    chameleon = run_tree / 'TestDataset' / 'CHAMELEON'
+    write_pair(chameleon / 'Imgs', chameleon / 'GT', 'animal_1', seed=5)
+    sets = DATASETS.build(dict(
+        type='DegradedCODTestSets', kind='lowres',
+        levels=('light', 'heavy'), sets=('CAMO', 'CHAMELEON'),
+        data_root=str(run_tree / 'TestDataset'), pipeline=TEST_PIPELINE))
+    names = [d.dataset_name for d in sets.datasets]
+    assert names == ['CAMO-lowres-light', 'CAMO-lowres-heavy',
+                     'CHAMELEON-lowres-light', 'CHAMELEON-lowres-heavy']
+    assert len(sets) == 2 + 2 + 1 + 1
+    # the same pixels as one degraded CODDataset with the same seed
+    single = CODDataset(data_root=str(camo), pipeline=TEST_PIPELINE,
+                        degradation=dict(kind='lowres', level='heavy',
+                                         seed=0))
+    torch.testing.assert_close(sets[2]['inputs'], single[0]['inputs'])
+    assert sets[5]['data_samples'].dataset_name == 'CHAMELEON-lowres-heavy'
+    # a missing set is the CODDataset error naming its folder
+    with pytest.raises(FileNotFoundError, match='NC4K'):
+        DATASETS.build(dict(type='DegradedCODTestSets', kind='haze',
+                            sets=('CAMO', 'NC4K'),
+                            data_root=str(run_tree / 'TestDataset'),
+                            pipeline=TEST_PIPELINE))
+    with pytest.raises(ValueError, match='kind must name one'):
+        DATASETS.build(dict(type='DegradedCODTestSets', kind=None,
+                            data_root=str(run_tree / 'TestDataset')))
+
+
+@pytest.mark.parametrize('kind', ['lowlight', 'haze', 'lowres', 'combined'])
+def test_degraded_nun_configs_degrade_train_and_test_alike(kind):
+    import os.path as osp
+
+    from mmengine.config import Config
+
+    from ..conftest import REPO_ROOT
+    cfg = Config.fromfile(
+        osp.join(REPO_ROOT, f'configs/nun/nun_r50_cod10k-{kind}.py'))
+    assert cfg.train_dataloader.dataset.degradation.kind == kind
+    for loader in (cfg.val_dataloader, cfg.test_dataloader):
+        assert loader.dataset.type == 'DegradedCODTestSets'
+        assert loader.dataset.kind == kind
+        assert tuple(loader.dataset.levels) == ('light', 'medium', 'heavy')
+        assert tuple(loader.dataset.sets) == ('CHAMELEON', 'CAMO', 'COD10K',
+                                              'NC4K')
