@@ -17,9 +17,34 @@ TINY_CLIP_32 = """tiny_clip = dict(
     text_cfg=dict(context_length=8, width=32, heads=2, layers=1))"""
 
 
+#: 32x32 SyntheticCOD data for the COD tool tests (``{tiny_cod_data}``):
+#: 8 training scenes, a clean validation set of 2 and a test set of 2 clean
+#: and 2 hazy scenes, 2 iterations.
+TINY_COD_DATA_32 = """img_size = (32, 32)
+train_dataloader = dict(
+    batch_size=2,
+    dataset=dict(num_samples=8, img_size=img_size,
+                 pipeline=[dict(type='PackCODInputs')]))
+
+
+def _small(degradation=None):
+    return dict(type='SyntheticCODDataset', num_samples=2, img_size=img_size,
+                seed=0, split='test', degradation=degradation,
+                pipeline=[dict(type='PackCODInputs')])
+
+
+val_dataloader = dict(dataset=_small())
+test_dataloader = dict(dataset=dict(
+    _delete_=True, type='ConcatDataset',
+    datasets=[_small(), _small(dict(kind='haze', level='medium'))]))
+train_cfg = dict(max_iters=2, val_interval=2)"""
+
+
 def format_tiny_config(template: str) -> str:
-    """Fill a tool test's config template (``{root}``, ``{tiny_clip}``)."""
-    return template.format(root=REPO_ROOT, tiny_clip=TINY_CLIP_32)
+    """Fill a tool test's config template (``{root}``, ``{tiny_clip}``,
+    ``{tiny_cod_data}``)."""
+    return template.format(root=REPO_ROOT, tiny_clip=TINY_CLIP_32,
+                           tiny_cod_data=TINY_COD_DATA_32)
 
 
 TINY_CONFIG = """

@@ -11,7 +11,6 @@ from .test_train_test_demo import latest_metrics, run
 
 TINY_NUN = """
 _base_ = ['{root}/configs/nun/nun-tiny_synthetic-cod.py']
-img_size = (32, 32)
 {tiny_clip}
 model = dict(
     encoder=dict(base_channels=8),
@@ -20,23 +19,7 @@ model = dict(
                   inner_cfg=dict(prior_dim=16)),
     edge_loss_weights=(0, 1 / 2),  # one per stage
     prior=dict(clip_model=tiny_clip, input_size=32))
-train_dataloader = dict(
-    batch_size=2,
-    dataset=dict(num_samples=8, img_size=img_size,
-                 pipeline=[dict(type='PackCODInputs')]))
-
-
-def _small(degradation=None):
-    return dict(type='SyntheticCODDataset', num_samples=2, img_size=img_size,
-                seed=0, split='test', degradation=degradation,
-                pipeline=[dict(type='PackCODInputs')])
-
-
-val_dataloader = dict(dataset=_small())
-test_dataloader = dict(dataset=dict(
-    _delete_=True, type='ConcatDataset',
-    datasets=[_small(), _small(dict(kind='haze', level='medium'))]))
-train_cfg = dict(max_iters=2, val_interval=2)
+{tiny_cod_data}
 default_hooks = dict(checkpoint=dict(interval=2))
 """
 

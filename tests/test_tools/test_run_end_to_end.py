@@ -15,34 +15,17 @@ import cv2
 import numpy as np
 import pytest
 
-from ..conftest import REPO_ROOT
+from ..conftest import REPO_ROOT, format_tiny_config
 from .test_train_test_demo import latest_metrics, run
 
 TINY_RUN = """
 _base_ = ['{root}/configs/run/run-tiny_synthetic-cod.py']
-img_size = (32, 32)
 model = dict(
     encoder=dict(base_channels=8),
     backbone=dict(channels=16, sparsity_channels=8,
                   vss_cfg=dict(d_state=4, expand=1.0)),
     uncertainty_loss=dict(ramp_iters=2))
-train_dataloader = dict(
-    batch_size=2,
-    dataset=dict(num_samples=8, img_size=img_size,
-                 pipeline=[dict(type='PackCODInputs')]))
-
-
-def _small(degradation=None):
-    return dict(type='SyntheticCODDataset', num_samples=2, img_size=img_size,
-                seed=0, split='test', degradation=degradation,
-                pipeline=[dict(type='PackCODInputs')])
-
-
-val_dataloader = dict(dataset=_small())
-test_dataloader = dict(dataset=dict(
-    _delete_=True, type='ConcatDataset',
-    datasets=[_small(), _small(dict(kind='haze', level='medium'))]))
-train_cfg = dict(max_iters=2, val_interval=2)
+{tiny_cod_data}
 default_hooks = dict(logger=dict(interval=1), checkpoint=dict(interval=2))
 """
 SETS = ('SyntheticCOD', 'SyntheticCOD-haze-medium')
@@ -61,7 +44,7 @@ def trained_run(tmp_path_factory):
     tmp = tmp_path_factory.mktemp('run')
     config = str(tmp / 'tiny_run.py')
     with open(config, 'w') as f:
-        f.write(TINY_RUN.format(root=REPO_ROOT))
+        f.write(format_tiny_config(TINY_RUN))
     work_dir = str(tmp / 'work')
     run('tools/train.py', config, '--work-dir', work_dir)
     return config, str(tmp), osp.join(work_dir, 'iter_2.pth')
