@@ -329,6 +329,15 @@ def test_degraded_test_sets_one_dataset_per_set_and_level(run_tree):
     with pytest.raises(ValueError, match='kind must name one'):
         DATASETS.build(dict(type='DegradedCODTestSets', kind=None,
                             data_root=str(run_tree / 'TestDataset')))
+    with pytest.raises(TypeError, match='sequences of names'):
+        DATASETS.build(dict(type='DegradedCODTestSets', kind='haze',
+                            levels='heavy',
+                            data_root=str(run_tree / 'TestDataset')))
+    with pytest.raises(ValueError, match='fog'):
+        DATASETS.build(dict(type='DegradedCODTestSets', kind='fog',
+                            sets=('CAMO', ),
+                            data_root=str(run_tree / 'TestDataset'),
+                            pipeline=TEST_PIPELINE))
 
 
 @pytest.mark.parametrize('kind', ['lowlight', 'haze', 'lowres', 'combined'])
