@@ -18,6 +18,7 @@ VLDUN_TINY = 'configs/vldun/vldun-tiny_synthetic-phantom.py'
 WO_FD = 'configs/vldun/vldun-tiny_synthetic-phantom_wo-fd.py'
 WO_CLIP = 'configs/vldun/vldun-tiny_synthetic-phantom_wo-clip.py'
 WO_SEGHEAD = 'configs/vldun/vldun-tiny_synthetic-phantom_wo-seghead.py'
+WO_RECHEAD = 'configs/vldun/vldun-tiny_synthetic-phantom_wo-rechead.py'
 UNET = 'configs/unet/unet-tiny_synthetic-phantom.py'
 SEQUENTIAL = ('configs/vldun/'
               'vldun-tiny_synthetic-phantom_restore-then-segment.py')
@@ -25,7 +26,7 @@ SEQUENTIAL_UNET16 = ('configs/vldun/'
                      'vldun-tiny_synthetic-phantom_restore-then-segment-'
                      'unet16.py')
 CONFIGS = [
-    VLDUN_TINY, WO_FD, WO_CLIP, WO_SEGHEAD, UNET, SEQUENTIAL,
+    VLDUN_TINY, WO_FD, WO_CLIP, WO_SEGHEAD, WO_RECHEAD, UNET, SEQUENTIAL,
     SEQUENTIAL_UNET16
 ]
 
@@ -39,6 +40,8 @@ SIZES = {
     WO_CLIP: (1_819_512, 1_819_512),
     # VL-DUN-tiny less its 18,692-parameter Seg. Head
     WO_SEGHEAD: (5_188_327, 1_800_036),
+    # the same network; only its restoration loss is weighted 0
+    WO_RECHEAD: (5_207_019, 1_818_728),
     # mmseg's U-Net at width 16 (1,811,952) + the Seg. Head (14,084)
     UNET: (1_826_036, 1_826_036),
     # the frozen step-1 restorer + a width-4 U-Net, the only trained part
@@ -154,6 +157,17 @@ def test_one_training_and_test_step_on_tiny_slices(config,
         assert 'loss_rec' in losses
         assert (seg <= set(losses)) == (config != WO_SEGHEAD)
     sum(losses.values()).backward()
+    if config == WO_RECHEAD:
+        # only segmentation trains it: the Rec. Head stays at its zero
+        # init, with zero (not missing: DDP) gradients
+        assert losses['loss_rec'].item() == 0
+        rec_head = model.backbone.output
+        assert rec_head.weight.abs().sum() == 0
+        assert rec_head.weight.grad is not None
+        assert rec_head.weight.grad.abs().sum() == 0
+        assert any(p.grad.abs().sum() > 0
+                   for p in model.backbone.parameters()
+                   if p.grad is not None)
     grads = [p.grad for p in model.parameters() if p.grad is not None]
     assert grads and all(torch.isfinite(g).all() for g in grads)
     assert all(p.requires_grad for p in model.parameters()
