@@ -182,12 +182,18 @@ def draw_stage_grid(stage_states: Dict[str, torch.Tensor],
 def draw_iterate_grid(iterates: Sequence[torch.Tensor],
                       scores: Sequence[torch.Tensor],
                       selected: Sequence[int],
-                      tile_size: Optional[int] = None) -> np.ndarray:
+                      tile_size: Optional[int] = None,
+                      first_iterate: Optional[Sequence[int]] = None
+                      ) -> np.ndarray:
     """One row per outer stage k: every inner iterate X_{k,n} (e.g. NUN's
-    DeRUN) with its selector score; the chosen one is framed in green."""
+    DeRUN) with its selector score; the chosen one is framed in green.
+    ``first_iterate[k]`` numbers the row's first tile (1, or 0 when the
+    stage's input X_{k,0} was a candidate too)."""
     rows = []
-    for k, (stage_iterates, stage_scores, chosen) in enumerate(
-            zip(iterates, scores, selected), start=1):
+    if first_iterate is None:
+        first_iterate = [1] * len(iterates)
+    for k, (stage_iterates, stage_scores, chosen, first) in enumerate(
+            zip(iterates, scores, selected, first_iterate), start=1):
         tiles = []
         for n in range(stage_iterates.shape[0]):
             tile = to_uint8_image(stage_iterates[n])
@@ -199,7 +205,7 @@ def draw_iterate_grid(iterates: Sequence[torch.Tensor],
                                      (tile.shape[1] - 1, tile.shape[0] - 1),
                                      (0, 255, 0), 2)
             score = float(stage_scores[n])
-            tiles.append(_label(tile, f'X{k},{n + 1} {score:.3g}'))
+            tiles.append(_label(tile, f'X{k},{n + first} {score:.3g}'))
         rows.append(np.concatenate(tiles, axis=1))
     width = max(r.shape[1] for r in rows)
     rows = [np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0))) for r in rows]
@@ -337,7 +343,8 @@ class DunSegVisualizer(Visualizer):
         if draw_stages and 'derun_iterates' in data_sample:
             grids.append(draw_iterate_grid(
                 data_sample.derun_iterates, data_sample.derun_scores,
-                data_sample.selected_iterates, tile_size))
+                data_sample.selected_iterates, tile_size,
+                data_sample.get('derun_first_iterate')))
         for grid in grids:
             width = max(canvas.shape[1], grid.shape[1])
             canvas = np.concatenate([

@@ -282,5 +282,8 @@ class NUNSegmentor(DunSegModel):
                         s['iterates'][i, :, :, :h, :w].clamp(0, 1).cpu()
                         for s in states[1:]
                     ],
-                    derun_scores=[s['scores'][i].cpu() for s in states[1:]]))
+                    derun_scores=[s['scores'][i].cpu() for s in states[1:]],
+                    derun_first_iterate=[
+                        int(s.get('first_iterate', 1)) for s in states[1:]
+                    ]))
         return data_samples

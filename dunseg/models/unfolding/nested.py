@@ -57,6 +57,12 @@ Choices where the paper is silent (all constructor arguments):
   its input (training starts from the identity restoration).
 - The consistency loss compares the next stage's mask computed from the
   best and from the second-best restoration (:class:`NUN` returns both).
+
+A departure from the paper, off by default: ``select_stage_input=True`` adds
+the stage's input X_{k,0} = X_{k−1} (at stage 1 the degraded Y) to the
+candidates, so the selector can keep it when no iterate scores higher
+instead of passing on a restoration that made the image worse. It adds no
+parameters, so it can be switched on at test time.
 """
 import math
 from typing import Callable, Dict, List, Optional, Sequence, Union
@@ -348,8 +354,10 @@ class NUN(BaseModule):
 
     Returns the states: ``{mask, background, image}`` (M_0, B_0, X_0 = Y)
     then per stage ``{mask, background, edge, image, iterates, scores,
-    selected}`` (``image`` the selected X_k, ``iterates`` (N, N_k, 3, H, W),
-    ``scores`` (N, N_k)). Masks are logits at the input size.
+    selected, first_iterate}`` (``image`` the selected X_k, ``iterates``
+    the candidates X_{k,first_iterate..N_k} (N, S, 3, H, W), ``scores``
+    (N, S), ``selected`` an index into them; ``first_iterate`` is 1, or 0
+    with ``select_stage_input``). Masks are logits at the input size.
 
     Args:
         in_channels (sequence of int): The encoder's four level widths.
@@ -366,6 +374,9 @@ class NUN(BaseModule):
         restored_features (str): ``'first_restoration'``, ``'every_stage'``
             or ``'none'`` (module docstring).
         mask_step_init, background_step_init (float): α_M, α_B.
+        select_stage_input (bool): Also offer the stage's input X_{k−1} to
+            the selector (a departure from the paper, which selects among
+            the iterates X_{k,1..N_k}; module docstring). False = paper.
     """
 
     def __init__(self,
@@ -382,6 +393,7 @@ class NUN(BaseModule):
                  image_channels: int = 3,
                  mask_step_init: float = 1.0,
                  background_step_init: float = 0.5,
+                 select_stage_input: bool = False,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         if len(in_channels) != 4:
@@ -397,6 +409,7 @@ class NUN(BaseModule):
                              f'got {restored_features!r}')
         self.num_stages = len(inner_iterations)
         self.restored_features = restored_features
+        self.select_stage_input = bool(select_stage_input)
         self.context = ContextModule(in_channels, channels)
         self.intra = IntraLevelAggregation(channels, channels)
         self.cross = CrossLevelAggregation(channels)
@@ -520,6 +533,8 @@ class NUN(BaseModule):
             iterates = self.inner[stage - 1](
                 restored, image, torch.sigmoid(new_mask), new_background,
                 prior=prior, prior_fn=prior_fn)
+            if self.select_stage_input:
+                iterates = [restored] + list(iterates)
             candidates = torch.stack(iterates, dim=1)
             if selector is None:
                 index = torch.full((len(image), ), len(iterates) - 1,
@@ -540,7 +555,8 @@ class NUN(BaseModule):
             mask, background = new_mask, new_background
             state.update(mask=mask, background=background, edge=edge,
                          image=restored, iterates=candidates,
-                         scores=scores, selected=index)
+                         scores=scores, selected=index,
+                         first_iterate=0 if self.select_stage_input else 1)
             states.append(state)
         return states
 

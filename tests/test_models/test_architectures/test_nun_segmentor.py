@@ -173,3 +173,29 @@ def test_optional_prior_mask_loss():
     assert 'loss_mask_prior' not in _model().loss(inputs, samples)
     with pytest.raises(ValueError, match='prior_loss_weight'):
         _model(prior_loss_weight=-1)
+
+
+@pytest.mark.parametrize('select_stage_input', [False, True])
+def test_selecting_the_stage_input_keeps_an_image_restoration_would_worsen(
+        select_stage_input):
+    """Clean samples are their own reference, so every DeRUN iterate that
+    changes them is worse. Only with ``select_stage_input`` can the
+    selector keep the input: then every stage passes Y on unchanged."""
+    model = _model(return_stages=True)
+    model.backbone.select_stage_input = select_stage_input
+    torch.manual_seed(2)
+    for derun in model.backbone.inner:
+        for iteration in derun.iterations:
+            torch.nn.init.normal_(iteration.x1[-1].weight, std=0.1)
+    model.eval()
+    inputs, samples = _batch(degraded=(False, False))
+    out = model.predict(inputs, samples)
+    first = 0 if select_stage_input else 1
+    for sample, image in zip(out, inputs):
+        assert [it.shape[0] for it in sample.derun_iterates] == [
+            3 + 1 - first, 2 + 1 - first]
+        assert sample.derun_first_iterate == [first, first]
+        kept = torch.equal(sample.pred_image.data, image)
+        assert kept == select_stage_input
+        if select_stage_input:
+            assert sample.selected_iterates == [0, 0]
