@@ -26,7 +26,7 @@ $(STAMP): setup.py requirements/runtime.txt requirements/tests.txt requirements/
 	touch $(STAMP)
 
 test: $(STAMP)
-	$(PY) -m pytest tests -q -p no:cacheprovider
+	$(PY) -m pytest tests -q -p no:cacheprovider --durations=15
 
 # NUN on the embedded data: tiny DA-CLIP prior, NUN-tiny on degraded
 # SyntheticCOD scenes, test (COD metrics per set, restorations vs input), demo.
