@@ -7,6 +7,7 @@ from mmengine.logging import MessageHub
 
 from dunseg.models.losses import (DiceLoss, StructureLoss,
                                   UncertaintyAwareLoss)
+from dunseg.models.losses.structure_loss import box_mean
 
 
 def test_structure_loss_on_a_uniform_mask_by_hand():
@@ -25,14 +26,30 @@ def test_structure_loss_on_a_uniform_mask_by_hand():
 
 
 def test_structure_loss_weights_boundary_errors_more():
-    target = torch.zeros(1, 1, 32, 32)
-    target[..., 8:24, 8:24] = 1
+    # the object must be wider than the 31x31 filter, or every foreground
+    # pixel sees the same local mean and gets the same weight
+    target = torch.zeros(1, 1, 96, 96)
+    target[..., 24:72, 24:72] = 1
     good = torch.where(target > 0, 4.0, -4.0)
     boundary_miss, interior_miss = good.clone(), good.clone()
-    boundary_miss[..., 8, 8:12] = -4.0   # 4 foreground pixels on the edge
-    interior_miss[..., 16, 14:18] = -4.0  # 4 foreground pixels inside
+    boundary_miss[..., 24, 40:44] = -4.0  # 4 foreground pixels on the edge
+    interior_miss[..., 48, 46:50] = -4.0  # 4 foreground pixels inside
     loss = StructureLoss()
-    assert loss(boundary_miss, target) > loss(interior_miss, target)
+    excess_boundary = loss(boundary_miss, target) - loss(good, target)
+    excess_interior = loss(interior_miss, target) - loss(good, target)
+    # w = 1 + 5|mean - G|: about 1 + 5 * 0.5 on the edge, 1 in the middle
+    assert excess_boundary > 2 * excess_interior > 0
+
+
+@pytest.mark.parametrize('shape,kernel', [((2, 1, 64, 64), 31),
+                                          ((1, 1, 8, 8), 31),
+                                          ((3, 2, 17, 40), 5)])
+def test_separable_box_mean_equals_the_square_mean_filter(shape, kernel):
+    torch.manual_seed(0)
+    mask = (torch.rand(shape) > 0.5).float()
+    square = F.avg_pool2d(mask, kernel, stride=1, padding=kernel // 2)
+    torch.testing.assert_close(box_mean(mask, kernel), square,
+                               rtol=0, atol=1e-6)
 
 
 @pytest.mark.filterwarnings('ignore:size_average and reduce args')
