@@ -181,3 +181,31 @@ def test_one_training_and_test_step_on_tiny_slices(config,
     scores = metric.compute_metrics(metric.results)
     assert ('Dice' in scores) == (config != WO_SEGHEAD)
     assert ('PSNR' in scores) == (config != UNET)
+
+
+UNET_FULLY_SAMPLED = 'configs/unet/unet-tiny_synthetic-phantom-fullysampled.py'
+
+
+def test_fully_sampled_upper_bound_differs_from_the_unet_only_in_its_input():
+    """The upper-bound U-Net sees the clean slice of both modalities, and
+    shares everything else with the U-Net on the undersampled slices."""
+    cfg, unet = load(UNET_FULLY_SAMPLED), load(UNET)
+    assert cfg.model == unet.model
+    for key in SHARED:
+        if not key.endswith('dataloader'):
+            assert cfg[key] == unet[key], key
+    for split in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        ours, theirs = cfg[split].dataset.copy(), unet[split].dataset.copy()
+        ours.pop('pipeline'), theirs.pop('pipeline')
+        assert ours == theirs, split
+    for split in ('train_dataloader', 'test_dataloader'):
+        batch = tiny_batch(cfg[split].dataset, n=4)
+        modalities = {s.modality for s in batch['data_samples']}
+        assert modalities == {'CT', 'MRI'}
+        for inputs, sample in zip(batch['inputs'], batch['data_samples']):
+            clean = sample.gt_image.data
+            torch.testing.assert_close(inputs, clean, rtol=0, atol=1e-5)
+    # and the undersampled U-Net's input is not clean
+    batch = tiny_batch(unet.test_dataloader.dataset, n=2)
+    for inputs, sample in zip(batch['inputs'], batch['data_samples']):
+        assert (inputs - sample.gt_image.data).abs().max() > 0.01
