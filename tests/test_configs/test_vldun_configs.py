@@ -19,6 +19,8 @@ WO_FD = 'configs/vldun/vldun-tiny_synthetic-phantom_wo-fd.py'
 WO_CLIP = 'configs/vldun/vldun-tiny_synthetic-phantom_wo-clip.py'
 WO_SEGHEAD = 'configs/vldun/vldun-tiny_synthetic-phantom_wo-seghead.py'
 WO_RECHEAD = 'configs/vldun/vldun-tiny_synthetic-phantom_wo-rechead.py'
+KNOWN_OPERATOR = ('configs/vldun/'
+                  'vldun-tiny_synthetic-phantom_known-operator.py')
 UNET = 'configs/unet/unet-tiny_synthetic-phantom.py'
 SEQUENTIAL = ('configs/vldun/'
               'vldun-tiny_synthetic-phantom_restore-then-segment.py')
@@ -26,8 +28,8 @@ SEQUENTIAL_UNET16 = ('configs/vldun/'
                      'vldun-tiny_synthetic-phantom_restore-then-segment-'
                      'unet16.py')
 CONFIGS = [
-    VLDUN_TINY, WO_FD, WO_CLIP, WO_SEGHEAD, WO_RECHEAD, UNET, SEQUENTIAL,
-    SEQUENTIAL_UNET16
+    VLDUN_TINY, WO_FD, WO_CLIP, WO_SEGHEAD, WO_RECHEAD, KNOWN_OPERATOR, UNET,
+    SEQUENTIAL, SEQUENTIAL_UNET16
 ]
 
 # config: (all parameters, parameters with requires_grad), as the headers
@@ -42,6 +44,8 @@ SIZES = {
     WO_SEGHEAD: (5_188_327, 1_800_036),
     # the same network; only its restoration loss is weighted 0
     WO_RECHEAD: (5_207_019, 1_818_728),
+    # no CLIP, no learned operators (406,144): the k-space mask instead
+    KNOWN_OPERATOR: (1_412_584, 1_412_584),
     # mmseg's U-Net at width 16 (1,811,952) + the Seg. Head (14,084)
     UNET: (1_826_036, 1_826_036),
     # the frozen step-1 restorer + a width-4 U-Net, the only trained part
