@@ -286,3 +286,69 @@ def test_fused_conv_bn_model_gives_the_same_outputs(tiny_config):
         model_cfg, shape=(16, 16), modes=('infer', ), warmup=0, repeat=1,
         matmul_size=64, isolate=False, fuse_conv_bn=True)
     assert report['fuse_conv_bn'] is True
+
+
+# ------------------------------------------------------ NUN iterate fidelity
+@pytest.fixture
+def untrained_nun(tmp_path):
+    """A tiny NUN config and a checkpoint of it as built: every DeRUN
+    iteration starts as the identity (zero-initialised residual layers)."""
+    from ..conftest import format_tiny_config
+    from .test_nun_end_to_end import TINY_NUN
+    config = str(tmp_path / 'tiny_nun.py')
+    with open(config, 'w') as f:
+        f.write(format_tiny_config(TINY_NUN))
+    torch.manual_seed(0)
+    model = build_from_config(config)
+    checkpoint = str(tmp_path / 'untrained.pth')
+    torch.save(dict(state_dict=model.state_dict()), checkpoint)
+    return config, checkpoint, model
+
+
+def test_iterate_fidelity_of_an_identity_derun(untrained_nun, tmp_path):
+    config, checkpoint, _ = untrained_nun
+    tool = load_tool('nun_iterate_fidelity')
+    out = str(tmp_path / 'fidelity.json')
+    results = tool.main([config, checkpoint, '--num-images', '2', '--out',
+                         out])
+    assert set(results) == {'SyntheticCOD', 'SyntheticCOD-haze-medium'}
+    # two stages of two iterations each (TINY_NUN), plus the selection
+    keys = {'input'} | {f'stage{k}/X_{k},{n}' for k in (1, 2)
+                        for n in (1, 2)} | {'stage1/selected',
+                                            'stage2/selected'}
+    for figures in results.values():
+        assert set(figures) == keys
+    # the identity leaves a clean image unchanged, and a hazy one as hazy
+    assert all(v == float('inf') for v in results['SyntheticCOD'].values())
+    haze = results['SyntheticCOD-haze-medium']
+    assert 5 < haze['input'] < 30
+    for key, value in haze.items():
+        assert value == pytest.approx(haze['input'], abs=1e-3), key
+    with open(out) as f:
+        written = json.load(f)
+    assert written['SyntheticCOD']['stage1/selected'] is None  # +inf
+    assert written['SyntheticCOD-haze-medium']['input'] == pytest.approx(
+        haze['input'])
+
+
+def test_iterate_fidelity_drop_cues_removes_x2(untrained_nun, tmp_path):
+    config, _, model = untrained_nun
+    # X2 now adds a constant to every iterate
+    for name, module in model.named_modules():
+        if name.endswith('.x2'):
+            nn.init.constant_(module[-1].bias, 0.05)
+    checkpoint = str(tmp_path / 'with_cues.pth')
+    torch.save(dict(state_dict=model.state_dict()), checkpoint)
+    tool = load_tool('nun_iterate_fidelity')
+    with_cues = tool.main([config, checkpoint, '--num-images', '2'])
+    clean = with_cues['SyntheticCOD']
+    assert 15 < clean['stage1/X_1,1'] < 40  # moved off the identity
+    dropped = tool.main(
+        [config, checkpoint, '--num-images', '2', '--drop-cues'])
+    assert dropped['SyntheticCOD']['stage1/X_1,1'] == float('inf')
+
+
+def test_iterate_fidelity_needs_a_nun(tiny_config):
+    tool = load_tool('nun_iterate_fidelity')
+    with pytest.raises(TypeError, match='NUNSegmentor'):
+        tool.main([tiny_config, 'unused.pth'])

@@ -1,0 +1,163 @@
+"""How faithful is every DeRUN iterate of a NUN checkpoint?
+
+For the first ``--num-images`` images of each test set of the config (each
+member of a ``ConcatDataset``, e.g. the clean split and its four
+degradations), runs the model and prints the PSNR against the clean image
+(``gt_image``; a clean sample is its own reference) of the input, of every
+DeRUN iterate X_{k,n} of every stage, and of the one the selector chose.
+On a clean set this measures how close the restorer stays to the identity,
+the ceiling any mild degradation has to beat (configs/nun/README.md).
+
+``--drop-cues`` zeroes X2, the segmentation cues DeRUN adds to each
+iterate, to see whether they are what moves the image.
+
+    python tools/analysis_tools/nun_iterate_fidelity.py \\
+        configs/nun/nun-tiny_synthetic-cod.py work_dirs/nun-tiny/iter_1400.pth \\
+        --cfg-options model.prior.daclip_pretrained=PATH --num-images 32
+"""
+import argparse
+import json
+import math
+from typing import Dict, List
+
+import torch
+from mmengine.config import Config, DictAction
+from mmengine.dataset import ConcatDataset
+from mmengine.runner import load_checkpoint
+
+from dunseg.registry import DATASETS, MODELS
+from dunseg.utils import register_all_modules
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description='PSNR of every DeRUN iterate of a NUN checkpoint')
+    parser.add_argument('config')
+    parser.add_argument('checkpoint')
+    parser.add_argument('--num-images', type=int, default=32,
+                        help='images taken from the start of each test set')
+    parser.add_argument('--batch-size', type=int, default=8)
+    parser.add_argument('--drop-cues', action='store_true',
+                        help="zero X2's output (the segmentation cues)")
+    parser.add_argument('--out', help='also write the figures as JSON')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    return parser.parse_args(argv)
+
+
+def psnr_per_image(image: torch.Tensor, clean: torch.Tensor) -> torch.Tensor:
+    """PSNR (dB, peak 1) of each (C, H, W) image; identical images give
+    +inf, which the mean over images keeps (a sign that nothing changed)."""
+    mse = ((image.clamp(0, 1) - clean)**2).flatten(1).mean(1)
+    return 10 * torch.log10(1 / mse)
+
+
+def test_sets(cfg: Config) -> Dict[str, object]:
+    """The config's test sets by their ``dataset_name``."""
+    dataset = DATASETS.build(cfg.test_dataloader.dataset)
+    members = (dataset.datasets
+               if isinstance(dataset, ConcatDataset) else [dataset])
+    sets = {}
+    for index, member in enumerate(members):
+        name = (getattr(member, 'dataset_name', None)
+                or member.metainfo.get('dataset_name')
+                or type(member).__name__)
+        sets[name if name not in sets else f'{name}#{index}'] = member
+    return sets
+
+
+def drop_cues(model) -> List:
+    """Forward hooks that zero every DeRUN iteration's X2 output."""
+    handles = []
+    for name, module in model.named_modules():
+        if name.endswith('.x2'):
+            handles.append(module.register_forward_hook(
+                lambda mod, args, out: torch.zeros_like(out)))
+    if not handles:
+        raise ValueError('--drop-cues: the model has no DeRUN X2 branch '
+                         "(no module named '*.x2')")
+    return handles
+
+
+@torch.no_grad()
+def iterate_fidelity(model, dataset, num_images: int,
+                     batch_size: int) -> dict:
+    """Mean PSNR of the input, of every iterate and of the selected image
+    per stage over the first ``num_images`` samples of ``dataset``."""
+    count = min(num_images, len(dataset))
+    if count == 0:
+        raise ValueError('the test set is empty')
+    sums: Dict[str, List[float]] = {}
+
+    def add(key, values):
+        sums.setdefault(key, []).extend(values.tolist())
+
+    for start in range(0, count, batch_size):
+        items = [dataset[i] for i in range(start, min(count,
+                                                     start + batch_size))]
+        data = model.data_preprocessor(
+            dict(inputs=[it['inputs'] for it in items],
+                 data_samples=[it['data_samples'] for it in items]),
+            training=False)
+        inputs = data['inputs']
+        clean = model._clean_images(inputs, data['data_samples'])
+        add('input', psnr_per_image(inputs, clean))
+        for stage, state in enumerate(model.extract_states(inputs)[1:], 1):
+            first = int(state.get('first_iterate', 1))
+            for i in range(state['iterates'].shape[1]):
+                add(f'stage{stage}/X_{stage},{first + i}',
+                    psnr_per_image(state['iterates'][:, i], clean))
+            add(f'stage{stage}/selected',
+                psnr_per_image(state['image'], clean))
+    return {key: sum(v) / len(v) for key, v in sums.items()}
+
+
+def format_table(results: Dict[str, dict]) -> str:
+    lines = []
+    for name, figures in results.items():
+        lines.append(f'{name}: input {figures["input"]:.2f} dB')
+        stages = sorted({k.split('/')[0] for k in figures if '/' in k},
+                        key=lambda s: int(s[5:]))
+        for stage in stages:
+            iterates = [
+                f'{k.split("/")[1]} {v:.2f}' for k, v in figures.items()
+                if k.startswith(stage + '/X_')
+            ]
+            lines.append(f'  {stage}: {", ".join(iterates)}; selected '
+                         f'{figures[stage + "/selected"]:.2f}')
+    return '\n'.join(lines)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    register_all_modules()
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    model = MODELS.build(cfg.model)
+    if not hasattr(model, 'extract_states') or \
+            not hasattr(model, '_clean_images'):
+        raise TypeError(f'{args.config}: the model is a '
+                        f'{type(model).__name__}; this tool reads the DeRUN '
+                        'iterates of a NUNSegmentor')
+    load_checkpoint(model, args.checkpoint, map_location='cpu',
+                    strict=True, logger='silent')
+    model.eval()
+    if args.drop_cues:
+        drop_cues(model)
+    results = {
+        name: iterate_fidelity(model, dataset, args.num_images,
+                               args.batch_size)
+        for name, dataset in test_sets(cfg).items()
+    }
+    print(format_table(results))
+    if args.out:
+        with open(args.out, 'w') as f:
+            # strict JSON has no Infinity: an unchanged image is null
+            json.dump({name: {k: None if math.isinf(v) else v
+                              for k, v in figures.items()}
+                       for name, figures in results.items()}, f, indent=1)
+    return results
+
+
+if __name__ == '__main__':
+    main()
