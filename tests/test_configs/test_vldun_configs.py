@@ -21,6 +21,11 @@ WO_SEGHEAD = 'configs/vldun/vldun-tiny_synthetic-phantom_wo-seghead.py'
 WO_RECHEAD = 'configs/vldun/vldun-tiny_synthetic-phantom_wo-rechead.py'
 KNOWN_OPERATOR = ('configs/vldun/'
                   'vldun-tiny_synthetic-phantom_known-operator.py')
+KNOWN_OPERATOR_WO_SEGHEAD = (
+    'configs/vldun/vldun-tiny_synthetic-phantom_known-operator_wo-seghead.py')
+KNOWN_OPERATOR_SEQUENTIAL = (
+    'configs/vldun/vldun-tiny_synthetic-phantom_known-operator_'
+    'restore-then-segment-unet16.py')
 UNET = 'configs/unet/unet-tiny_synthetic-phantom.py'
 SEQUENTIAL = ('configs/vldun/'
               'vldun-tiny_synthetic-phantom_restore-then-segment.py')
@@ -28,8 +33,9 @@ SEQUENTIAL_UNET16 = ('configs/vldun/'
                      'vldun-tiny_synthetic-phantom_restore-then-segment-'
                      'unet16.py')
 CONFIGS = [
-    VLDUN_TINY, WO_FD, WO_CLIP, WO_SEGHEAD, WO_RECHEAD, KNOWN_OPERATOR, UNET,
-    SEQUENTIAL, SEQUENTIAL_UNET16
+    VLDUN_TINY, WO_FD, WO_CLIP, WO_SEGHEAD, WO_RECHEAD, KNOWN_OPERATOR,
+    KNOWN_OPERATOR_WO_SEGHEAD, UNET, SEQUENTIAL, SEQUENTIAL_UNET16,
+    KNOWN_OPERATOR_SEQUENTIAL
 ]
 
 # config: (all parameters, parameters with requires_grad), as the headers
@@ -46,35 +52,53 @@ SIZES = {
     WO_RECHEAD: (5_207_019, 1_818_728),
     # no CLIP, no learned operators (406,144): the k-space mask instead
     KNOWN_OPERATOR: (1_412_584, 1_412_584),
+    # less its Seg. Head
+    KNOWN_OPERATOR_WO_SEGHEAD: (1_393_892, 1_393_892),
     # mmseg's U-Net at width 16 (1,811,952) + the Seg. Head (14,084)
     UNET: (1_826_036, 1_826_036),
     # the frozen step-1 restorer + a width-4 U-Net, the only trained part
     SEQUENTIAL: (5_303_175, 114_848),
     # the same with the segmentation-only U-Net (width 16)
     SEQUENTIAL_UNET16: (7_014_363, 1_826_036),
+    # its known-operator restorer (frozen) + the same U-Net
+    KNOWN_OPERATOR_SEQUENTIAL: (3_219_928, 1_826_036),
 }
 # trained over both steps (the restorer in step 1, the U-Net in step 2)
-SEQUENTIAL_TRAINED = {SEQUENTIAL: 1_914_884, SEQUENTIAL_UNET16: 3_626_072}
+SEQUENTIAL_TRAINED = {
+    SEQUENTIAL: 1_914_884,
+    SEQUENTIAL_UNET16: 3_626_072,
+    KNOWN_OPERATOR_SEQUENTIAL: 3_219_928
+}
+# the restoration-only config whose checkpoint step 2 loads
+STEP1 = {
+    SEQUENTIAL: WO_SEGHEAD,
+    SEQUENTIAL_UNET16: WO_SEGHEAD,
+    KNOWN_OPERATOR_SEQUENTIAL: KNOWN_OPERATOR_WO_SEGHEAD
+}
 
 
 @pytest.fixture(scope='module')
 def step1_checkpoint(tmp_path_factory):
-    """A checkpoint of the restoration-only VL-DUN-tiny (step 1)."""
+    """Checkpoints of the restoration-only models (step 1), by config."""
     register_all_modules()
-    cfg = Config.fromfile(osp.join(REPO_ROOT, WO_SEGHEAD))
-    torch.manual_seed(0)
-    restorer = MODELS.build(cfg.model)
-    path = str(tmp_path_factory.mktemp('step1') / 'iter_600.pth')
-    torch.save(dict(meta=dict(iter=600), state_dict=restorer.state_dict()),
-               path)
-    return path
+    paths = {}
+    for config in set(STEP1.values()):
+        cfg = Config.fromfile(osp.join(REPO_ROOT, config))
+        torch.manual_seed(0)
+        restorer = MODELS.build(cfg.model)
+        path = str(tmp_path_factory.mktemp('step1') / 'iter_600.pth')
+        torch.save(
+            dict(meta=dict(iter=600), state_dict=restorer.state_dict()),
+            path)
+        paths[config] = path
+    return paths
 
 
 def load(config, step1_checkpoint=None) -> Config:
     register_all_modules()
     cfg = Config.fromfile(osp.join(REPO_ROOT, config))
-    if config in SEQUENTIAL_TRAINED:
-        cfg.model.restorer_checkpoint = step1_checkpoint
+    if config in SEQUENTIAL_TRAINED and step1_checkpoint is not None:
+        cfg.model.restorer_checkpoint = step1_checkpoint[STEP1[config]]
     return cfg
 
 
@@ -91,7 +115,7 @@ def test_config_builds_with_the_stated_size(config, step1_checkpoint):
         assert not any(p.requires_grad for p in model.restorer.parameters())
         # trained over both steps, as the header says
         assert (count(model)[1] +
-                SIZES[WO_SEGHEAD][1] == SEQUENTIAL_TRAINED[config])
+                SIZES[STEP1[config]][1] == SEQUENTIAL_TRAINED[config])
     else:
         with torch.device('meta'):
             model = MODELS.build(cfg.model)
@@ -121,19 +145,21 @@ def test_same_data_schedule_evaluator_and_test_split(config):
         assert cfg[key] == base[key], key
     hooks, base_hooks = cfg.default_hooks, base.default_hooks
     # without a Seg. Head, the best checkpoint is picked by PSNR
-    expected = 'PSNR' if config == WO_SEGHEAD else 'Dice'
+    expected = ('PSNR' if config in (WO_SEGHEAD, KNOWN_OPERATOR_WO_SEGHEAD)
+                else 'Dice')
     assert hooks.checkpoint.pop('save_best') == expected
     base_hooks.checkpoint.pop('save_best')
     assert hooks == base_hooks
-    seg_losses = {
-        UNET: lambda m: m.seg_losses,
-        SEQUENTIAL: lambda m: m.segmenter.seg_losses,
-        SEQUENTIAL_UNET16: lambda m: m.segmenter.seg_losses,
-    }.get(config, lambda m: m.seg_losses)
-    assert seg_losses(cfg.model) == base.model.seg_losses
+    segmenter = (cfg.model.segmenter
+                 if config in SEQUENTIAL_TRAINED else cfg.model)
+    assert segmenter.seg_losses == base.model.seg_losses
     if config in SEQUENTIAL_TRAINED:
         # the restorer is exactly the model step 1 trains
-        assert cfg.model.restorer == load(WO_SEGHEAD).model
+        assert cfg.model.restorer == load(STEP1[config]).model
+        if config == KNOWN_OPERATOR_SEQUENTIAL:
+            # and the U-Net the one of the other pipeline
+            assert (cfg.model.segmenter ==
+                    load(SEQUENTIAL_UNET16).model.segmenter)
 
 
 def tiny_batch(dataset_cfg, n=2, size=32):
@@ -159,7 +185,8 @@ def test_one_training_and_test_step_on_tiny_slices(config,
         assert set(losses) == seg
     else:
         assert 'loss_rec' in losses
-        assert (seg <= set(losses)) == (config != WO_SEGHEAD)
+        assert (seg <= set(losses)) == (
+            config not in (WO_SEGHEAD, KNOWN_OPERATOR_WO_SEGHEAD))
     sum(losses.values()).backward()
     if config == WO_RECHEAD:
         # only segmentation trains it: the Rec. Head stays at its zero
@@ -183,7 +210,8 @@ def test_one_training_and_test_step_on_tiny_slices(config,
     metric = METRICS.build(cfg.test_evaluator)
     metric.process(batch, [s.to_dict() for s in samples])
     scores = metric.compute_metrics(metric.results)
-    assert ('Dice' in scores) == (config != WO_SEGHEAD)
+    assert ('Dice' in scores) == (
+        config not in (WO_SEGHEAD, KNOWN_OPERATOR_WO_SEGHEAD))
     assert ('PSNR' in scores) == (config != UNET)
 
 
