@@ -290,6 +290,104 @@ def benchmark_model(model: nn.Module,
         load_average=_load_average())
 
 
+def step_breakdown(model: nn.Module,
+                   shape: Sequence[int] = (64, 64),
+                   batch_size: int = 1,
+                   in_channels: int = 1,
+                   depth: int = 2,
+                   warmup: int = 2,
+                   repeat: int = 3,
+                   lr: float = 1e-4) -> dict:
+    """Where a training step's time goes.
+
+    Splits each step into forward + loss, backward and the Adam step, and
+    times the forward of every submodule down to ``depth`` levels with
+    forward hooks (inclusive of its children; a module called several times
+    per step, e.g. a stage-shared network, adds up its calls; the members of
+    a ModuleList / ModuleDict count at the container's level). Backward time
+    is not attributed to modules; it tracks forward time roughly, 1-2x.
+
+    Returns:
+        dict: ``phases_ms`` (``forward``, ``backward``, ``optimizer``,
+        ``step``: medians per step), ``modules``: a list of
+        ``(name, calls per step, forward ms per step, share of the forward)``
+        sorted by time, and ``threads``.
+    """
+    if depth < 1:
+        raise ValueError(f'depth must be >= 1, got {depth}')
+    device = next(model.parameters()).device
+    inputs, data_samples = synthetic_batch(batch_size, in_channels, shape,
+                                           device)
+    model.train()
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    spent: Dict[str, float] = {}
+    calls: Dict[str, int] = {}
+    started: Dict[str, float] = {}
+    handles = []
+
+    def hook_children(prefix: str, module: nn.Module, level: int) -> None:
+        for child_name, child in module.named_children():
+            name = f'{prefix}.{child_name}' if prefix else child_name
+            if isinstance(child, (nn.ModuleList, nn.ModuleDict)):
+                # containers are never called: their members count at the
+                # container's level
+                hook_children(name, child, level)
+                continue
+
+            def before(mod, args, name=name):
+                synchronize(device)
+                started[name] = time.perf_counter()
+
+            def after(mod, args, output, name=name):
+                synchronize(device)
+                spent[name] = spent.get(name, 0.0) + (
+                    time.perf_counter() - started[name])
+                calls[name] = calls.get(name, 0) + 1
+
+            handles.append(child.register_forward_pre_hook(before))
+            handles.append(child.register_forward_hook(after))
+            if level < depth:
+                hook_children(name, child, level + 1)
+
+    hook_children('', model, 1)
+    phases: Dict[str, List[float]] = dict(
+        forward=[], backward=[], optimizer=[], step=[])
+    try:
+        for i in range(warmup + repeat):
+            if i == warmup:
+                spent.clear()
+                calls.clear()
+            optimizer.zero_grad(set_to_none=True)
+            synchronize(device)
+            t0 = time.perf_counter()
+            loss = _total_loss(model.loss(inputs, data_samples))
+            synchronize(device)
+            t1 = time.perf_counter()
+            loss.backward()
+            synchronize(device)
+            t2 = time.perf_counter()
+            optimizer.step()
+            synchronize(device)
+            t3 = time.perf_counter()
+            if i >= warmup:
+                for key, value in zip(
+                        ('forward', 'backward', 'optimizer', 'step'),
+                        (t1 - t0, t2 - t1, t3 - t2, t3 - t0)):
+                    phases[key].append(value)
+    finally:
+        for handle in handles:
+            handle.remove()
+    forward = statistics.median(phases['forward'])
+    modules = sorted(
+        ((name, calls[name] // repeat, 1e3 * spent[name] / repeat,
+          spent[name] / repeat / forward) for name in spent),
+        key=lambda row: -row[2])
+    return dict(
+        phases_ms={k: 1e3 * statistics.median(v) for k, v in phases.items()},
+        modules=modules,
+        threads=torch.get_num_threads())
+
+
 def _load_average() -> Optional[float]:
     """1-minute load average: other processes on the machine skew timings."""
     try:

@@ -11,7 +11,8 @@ from torch import nn
 from dunseg.registry import MODELS
 from dunseg.utils import register_all_modules
 from dunseg.utils.benchmark import (benchmark_config, benchmark_model,
-                                    build_benchmark_model, time_matmul)
+                                    build_benchmark_model, step_breakdown,
+                                    time_matmul)
 from dunseg.utils.complexity import count_macs, module_complexity
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -170,6 +171,61 @@ def test_benchmark_tool_in_fresh_processes(tiny_config, tmp_path, capsys):
     assert json.loads(out_json.read_text())['params'] == report['params']
     out = capsys.readouterr().out
     assert 'GFLOP/s = 2 x MACs' in out and 'of torch.mm' in out
+
+
+class _SlowStages(nn.Module):
+    """Two stages in a ModuleList, the second called twice and sleeping
+    10 ms per call: the breakdown must find it and count its calls."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(1, 2, 3, padding=1)
+        self.stages = nn.ModuleList([nn.Conv2d(2, 2, 1), _Sleep(0.01)])
+
+    def loss(self, inputs, data_samples):
+        x = self.stem(inputs)
+        x = self.stages[1](self.stages[0](x))
+        x = self.stages[1](x)
+        return dict(loss=x.mean())
+
+
+class _Sleep(nn.Conv2d):
+
+    def __init__(self, seconds):
+        super().__init__(2, 2, 1)
+        self.seconds = seconds
+
+    def forward(self, x):
+        import time
+        time.sleep(self.seconds)
+        return super().forward(x)
+
+
+def test_step_breakdown_attributes_forward_time():
+    report = step_breakdown(_SlowStages(), shape=(8, 8), batch_size=2,
+                            depth=1, warmup=1, repeat=2)
+    phases = report['phases_ms']
+    assert set(phases) == {'forward', 'backward', 'optimizer', 'step'}
+    assert phases['step'] >= phases['forward'] >= 20  # two 10 ms sleeps
+    rows = {name: (calls, ms, share)
+            for name, calls, ms, share in report['modules']}
+    # the ModuleList is transparent: its members are listed, it is not
+    assert set(rows) == {'stem', 'stages.0', 'stages.1'}
+    assert report['modules'][0][0] == 'stages.1'
+    calls, ms, share = rows['stages.1']
+    assert calls == 2 and ms >= 20 and 0.5 < share <= 1.0
+    assert rows['stem'][0] == 1
+    with pytest.raises(ValueError, match='depth'):
+        step_breakdown(_SlowStages(), depth=0)
+
+
+def test_benchmark_tool_breakdown(tiny_config, capsys):
+    tool = load_tool('benchmark')
+    report = tool.main([tiny_config, '--breakdown', '2', '--shape', '16',
+                        '16', '--repeat', '1', '--warmup', '1'])
+    assert report['modules'] and report['modules'][0][0] == 'backbone'
+    out = capsys.readouterr().out
+    assert 'train step' in out and 'backbone' in out
 
 
 def test_time_matmul_keys():

@@ -7,6 +7,10 @@
 Reports images/s and ms per batch (median and best of the timed iterations,
 warm-up excluded), achieved GFLOP/s, the ratio to a ``torch.mm`` timed in
 the same run, and peak memory. Every measurement runs in a fresh process.
+
+``--breakdown DEPTH`` instead splits a training step into forward + loss,
+backward and optimizer, and lists the forward time of every submodule down
+to DEPTH levels (in this process).
 """
 import argparse
 import json
@@ -18,7 +22,10 @@ sys.path.insert(0, REPO_ROOT)
 
 from mmengine.config import Config, DictAction  # noqa: E402
 
-from dunseg.utils.benchmark import benchmark_config  # noqa: E402
+import torch  # noqa: E402
+
+from dunseg.utils.benchmark import (benchmark_config,  # noqa: E402
+                                    build_benchmark_model, step_breakdown)
 from dunseg.utils.complexity import format_count  # noqa: E402
 
 
@@ -60,6 +67,13 @@ def parse_args(argv=None):
         '--fuse-conv-bn', action='store_true',
         help='inference: fold BatchNorm into the preceding convolutions '
         '(same outputs, fewer memory passes)')
+    parser.add_argument(
+        '--breakdown', type=int, metavar='DEPTH',
+        help='train step: time forward / backward / optimizer and the '
+        'forward of every submodule down to DEPTH levels')
+    parser.add_argument(
+        '--top', type=int, default=20,
+        help='--breakdown: submodules listed (slowest first)')
     parser.add_argument('--out', help='also write the results to this JSON')
     parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction,
@@ -114,6 +128,17 @@ def print_report(config: str, report: dict) -> None:
     print(split_line)
 
 
+def print_breakdown(config: str, report: dict, top: int) -> None:
+    phases = report['phases_ms']
+    print(f'Config: {config}, {report["threads"]} thread(s); train step '
+          f'{phases["step"]:.0f} ms = forward + loss {phases["forward"]:.0f}'
+          f' + backward {phases["backward"]:.0f} + optimizer '
+          f'{phases["optimizer"]:.0f} (medians)')
+    print(f'{"forward ms":>10s} {"share":>6s} {"calls":>5s}  module')
+    for name, calls, ms, share in report['modules'][:top]:
+        print(f'{ms:10.1f} {100 * share:5.1f}% {calls:5d}  {name}')
+
+
 def main(argv=None):
     args = parse_args(argv)
     cfg = Config.fromfile(args.config)
@@ -121,6 +146,20 @@ def main(argv=None):
         cfg.merge_from_dict(args.cfg_options)
     if 'model' not in cfg:
         raise KeyError(f'{args.config} defines no "model"')
+    if args.breakdown is not None:
+        if args.threads:
+            torch.set_num_threads(args.threads)
+        model = build_benchmark_model(cfg.model.to_dict(), args.checkpoint,
+                                      args.device)
+        report = step_breakdown(
+            model, shape=tuple(args.shape), batch_size=args.batch_size,
+            in_channels=input_channels(cfg), depth=args.breakdown,
+            warmup=args.warmup, repeat=args.repeat)
+        print_breakdown(args.config, report, args.top)
+        if args.out:
+            with open(args.out, 'w') as out:
+                json.dump(report, out, indent=2)
+        return report
     modes = ['infer', 'train'] if args.mode == 'both' else [args.mode]
     report = benchmark_config(
         cfg.model.to_dict(),
