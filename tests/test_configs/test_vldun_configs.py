@@ -26,6 +26,9 @@ KNOWN_OPERATOR_WO_SEGHEAD = (
 KNOWN_OPERATOR_SEQUENTIAL = (
     'configs/vldun/vldun-tiny_synthetic-phantom_known-operator_'
     'restore-then-segment-unet16.py')
+KNOWN_OPERATOR_SEQUENTIAL_UNET4 = (
+    'configs/vldun/vldun-tiny_synthetic-phantom_known-operator_'
+    'restore-then-segment.py')
 UNET = 'configs/unet/unet-tiny_synthetic-phantom.py'
 SEQUENTIAL = ('configs/vldun/'
               'vldun-tiny_synthetic-phantom_restore-then-segment.py')
@@ -35,7 +38,7 @@ SEQUENTIAL_UNET16 = ('configs/vldun/'
 CONFIGS = [
     VLDUN_TINY, WO_FD, WO_CLIP, WO_SEGHEAD, WO_RECHEAD, KNOWN_OPERATOR,
     KNOWN_OPERATOR_WO_SEGHEAD, UNET, SEQUENTIAL, SEQUENTIAL_UNET16,
-    KNOWN_OPERATOR_SEQUENTIAL
+    KNOWN_OPERATOR_SEQUENTIAL, KNOWN_OPERATOR_SEQUENTIAL_UNET4
 ]
 
 # config: (all parameters, parameters with requires_grad), as the headers
@@ -62,18 +65,22 @@ SIZES = {
     SEQUENTIAL_UNET16: (7_014_363, 1_826_036),
     # its known-operator restorer (frozen) + the same U-Net
     KNOWN_OPERATOR_SEQUENTIAL: (3_219_928, 1_826_036),
+    # ... and with the width-4 U-Net
+    KNOWN_OPERATOR_SEQUENTIAL_UNET4: (1_508_740, 114_848),
 }
 # trained over both steps (the restorer in step 1, the U-Net in step 2)
 SEQUENTIAL_TRAINED = {
     SEQUENTIAL: 1_914_884,
     SEQUENTIAL_UNET16: 3_626_072,
-    KNOWN_OPERATOR_SEQUENTIAL: 3_219_928
+    KNOWN_OPERATOR_SEQUENTIAL: 3_219_928,
+    KNOWN_OPERATOR_SEQUENTIAL_UNET4: 1_508_740
 }
 # the restoration-only config whose checkpoint step 2 loads
 STEP1 = {
     SEQUENTIAL: WO_SEGHEAD,
     SEQUENTIAL_UNET16: WO_SEGHEAD,
-    KNOWN_OPERATOR_SEQUENTIAL: KNOWN_OPERATOR_WO_SEGHEAD
+    KNOWN_OPERATOR_SEQUENTIAL: KNOWN_OPERATOR_WO_SEGHEAD,
+    KNOWN_OPERATOR_SEQUENTIAL_UNET4: KNOWN_OPERATOR_WO_SEGHEAD
 }
 
 
@@ -156,10 +163,13 @@ def test_same_data_schedule_evaluator_and_test_split(config):
     if config in SEQUENTIAL_TRAINED:
         # the restorer is exactly the model step 1 trains
         assert cfg.model.restorer == load(STEP1[config]).model
-        if config == KNOWN_OPERATOR_SEQUENTIAL:
-            # and the U-Net the one of the other pipeline
-            assert (cfg.model.segmenter ==
-                    load(SEQUENTIAL_UNET16).model.segmenter)
+        # and the U-Net the one of the learned-operator pipeline
+        twin = {
+            KNOWN_OPERATOR_SEQUENTIAL: SEQUENTIAL_UNET16,
+            KNOWN_OPERATOR_SEQUENTIAL_UNET4: SEQUENTIAL
+        }.get(config)
+        if twin:
+            assert cfg.model.segmenter == load(twin).model.segmenter
 
 
 def tiny_batch(dataset_cfg, n=2, size=32):
