@@ -374,15 +374,16 @@ def test_iterate_fidelity_of_an_identity_derun(untrained_nun, tmp_path):
                                             'stage2/selected'}
     for figures in results.values():
         assert set(figures) == keys
-    # the identity leaves a clean image unchanged, and a hazy one as hazy
-    assert all(v == float('inf') for v in results['SyntheticCOD'].values())
+    # the identity leaves a clean image unchanged (the 120 dB MSE floor),
+    # and a hazy one as hazy
+    assert all(v >= 119.9 for v in results['SyntheticCOD'].values())
     haze = results['SyntheticCOD-haze-medium']
     assert 5 < haze['input'] < 30
     for key, value in haze.items():
         assert value == pytest.approx(haze['input'], abs=1e-3), key
     with open(out) as f:
         written = json.load(f)
-    assert written['SyntheticCOD']['stage1/selected'] is None  # +inf
+    assert written['SyntheticCOD']['stage1/selected'] >= 119.9
     assert written['SyntheticCOD-haze-medium']['input'] == pytest.approx(
         haze['input'])
 
@@ -401,7 +402,7 @@ def test_iterate_fidelity_drop_cues_removes_x2(untrained_nun, tmp_path):
     assert 15 < clean['stage1/X_1,1'] < 40  # moved off the identity
     dropped = tool.main(
         [config, checkpoint, '--num-images', '2', '--drop-cues'])
-    assert dropped['SyntheticCOD']['stage1/X_1,1'] == float('inf')
+    assert dropped['SyntheticCOD']['stage1/X_1,1'] >= 119.9
 
 
 def test_iterate_fidelity_needs_a_nun(tiny_config):

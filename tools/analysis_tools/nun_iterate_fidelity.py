@@ -17,7 +17,6 @@ iterate, to see whether they are what moves the image.
 """
 import argparse
 import json
-import math
 from typing import Dict, List
 
 import torch
@@ -25,6 +24,7 @@ from mmengine.config import Config, DictAction
 from mmengine.dataset import ConcatDataset
 from mmengine.runner import load_checkpoint
 
+from dunseg.models.selectors.quality_data import psnr
 from dunseg.registry import DATASETS, MODELS
 from dunseg.utils import register_all_modules
 
@@ -42,13 +42,6 @@ def parse_args(argv=None):
     parser.add_argument('--out', help='also write the figures as JSON')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     return parser.parse_args(argv)
-
-
-def psnr_per_image(image: torch.Tensor, clean: torch.Tensor) -> torch.Tensor:
-    """PSNR (dB, peak 1) of each (C, H, W) image; identical images give
-    +inf, which the mean over images keeps (a sign that nothing changed)."""
-    mse = ((image.clamp(0, 1) - clean)**2).flatten(1).mean(1)
-    return 10 * torch.log10(1 / mse)
 
 
 def test_sets(cfg: Config) -> Dict[str, object]:
@@ -78,6 +71,12 @@ def drop_cues(model) -> List:
     return handles
 
 
+def image_psnr(images: torch.Tensor, clean: torch.Tensor) -> torch.Tensor:
+    """Per-image PSNR of the clamped images; uncapped, so an image equal to
+    its reference scores 120 dB (the MSE floor of ``psnr``)."""
+    return psnr(images.clamp(0, 1), clean, max_db=float('inf'))
+
+
 @torch.no_grad()
 def iterate_fidelity(model, dataset, num_images: int,
                      batch_size: int) -> dict:
@@ -99,15 +98,15 @@ def iterate_fidelity(model, dataset, num_images: int,
                  data_samples=[it['data_samples'] for it in items]),
             training=False)
         inputs = data['inputs']
-        clean = model._clean_images(inputs, data['data_samples'])
-        add('input', psnr_per_image(inputs, clean))
+        clean = model.clean_images(inputs, data['data_samples'])
+        add('input', image_psnr(inputs, clean))
         for stage, state in enumerate(model.extract_states(inputs)[1:], 1):
             first = int(state.get('first_iterate', 1))
             for i in range(state['iterates'].shape[1]):
                 add(f'stage{stage}/X_{stage},{first + i}',
-                    psnr_per_image(state['iterates'][:, i], clean))
+                    image_psnr(state['iterates'][:, i], clean))
             add(f'stage{stage}/selected',
-                psnr_per_image(state['image'], clean))
+                image_psnr(state['image'], clean))
     return {key: sum(v) / len(v) for key, v in sums.items()}
 
 
@@ -135,7 +134,7 @@ def main(argv=None):
         cfg.merge_from_dict(args.cfg_options)
     model = MODELS.build(cfg.model)
     if not hasattr(model, 'extract_states') or \
-            not hasattr(model, '_clean_images'):
+            not hasattr(model, 'clean_images'):
         raise TypeError(f'{args.config}: the model is a '
                         f'{type(model).__name__}; this tool reads the DeRUN '
                         'iterates of a NUNSegmentor')
@@ -152,10 +151,7 @@ def main(argv=None):
     print(format_table(results))
     if args.out:
         with open(args.out, 'w') as f:
-            # strict JSON has no Infinity: an unchanged image is null
-            json.dump({name: {k: None if math.isinf(v) else v
-                              for k, v in figures.items()}
-                       for name, figures in results.items()}, f, indent=1)
+            json.dump(results, f, indent=1)
     return results
 
 

@@ -184,7 +184,7 @@ class NUNSegmentor(DunSegModel):
         return self.extract_states(inputs)[-1]['mask']
 
     @staticmethod
-    def _clean_images(inputs: torch.Tensor,
+    def clean_images(inputs: torch.Tensor,
                       data_samples: Sequence[DunSegDataSample]
                       ) -> torch.Tensor:
         """The clean targets: a sample's ``gt_image`` where it has one (a
@@ -204,7 +204,7 @@ class NUNSegmentor(DunSegModel):
 
     def loss(self, inputs: torch.Tensor,
              data_samples: List[DunSegDataSample]) -> Dict[str, torch.Tensor]:
-        clean = self._clean_images(inputs, data_samples)
+        clean = self.clean_images(inputs, data_samples)
         states = self.extract_states(
             inputs, reference=clean,
             with_second_best=self.consistency_loss is not None)
@@ -244,7 +244,7 @@ class NUNSegmentor(DunSegModel):
                 data_samples: Optional[List[DunSegDataSample]] = None
                 ) -> List[DunSegDataSample]:
         # only full-reference selectors (the oracle) read the reference
-        reference = (self._clean_images(inputs, data_samples)
+        reference = (self.clean_images(inputs, data_samples)
                      if data_samples else None)
         states = self.extract_states(inputs, reference=reference)
         final = states[-1]

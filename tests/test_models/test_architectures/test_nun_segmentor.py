@@ -77,7 +77,7 @@ def test_loss_terms_weights_and_gradients():
 def test_clean_samples_are_their_own_target_and_csc_switch():
     model = _model(consistency_loss=None)
     inputs, samples = _batch(degraded=(True, False))
-    clean = model._clean_images(inputs, samples)
+    clean = model.clean_images(inputs, samples)
     torch.testing.assert_close(clean[1], inputs[1])
     torch.testing.assert_close(clean[0], samples[0].gt_image.data)
     assert 'loss_csc' not in model.loss(inputs, samples)
@@ -148,7 +148,7 @@ def test_optional_uncertainty_loss_on_the_final_mask():
     torch.manual_seed(2)
     losses = model.loss(inputs, samples)
     torch.manual_seed(2)
-    clean = model._clean_images(inputs, samples)
+    clean = model.clean_images(inputs, samples)
     final_mask = model.extract_states(inputs, reference=clean)[-1]['mask']
     expected = model.uncertainty_loss(final_mask)
     assert losses['loss_ual'] > 0
@@ -162,7 +162,7 @@ def test_optional_prior_mask_loss():
     torch.manual_seed(2)
     losses = model.loss(inputs, samples)
     torch.manual_seed(2)
-    clean = model._clean_images(inputs, samples)
+    clean = model.clean_images(inputs, samples)
     initial_mask = model.extract_states(inputs, reference=clean)[0]['mask']
     gt_mask = torch.stack([s.gt_mask.data for s in samples]).float()
     torch.testing.assert_close(losses['loss_mask_prior'],
