@@ -3,13 +3,22 @@
 # central claim, with the same encoder, data, schedule and test splits as
 # configs/nun/nun-tiny_synthetic-cod.py, which inherits this recipe.
 #
-# The recipe: two epochs (500 iterations) on the clean images, then half
-# clean, half degraded. From random weights on the degraded images alone the
-# tiny networks collapse to one image-independent mask (CleanWarmupHook).
+# The recipe: 350 iterations (1.4 epochs) on the clean images, then half
+# clean, half degraded, 1,000 iterations in all. From random weights on the
+# degraded images alone the tiny networks collapse to one image-independent
+# mask (CleanWarmupHook). 1,000 rather than the clean recipe's 1,400
+# iterations so that NUN-tiny, which costs 1.9 s per iteration here, trains
+# in about half an hour (`make demo`); the clean share stays 35 %. To
+# reproduce the figures measured with the earlier 1,400-iteration schedule
+# (configs/nun/README.md says which):
+#   --cfg-options train_cfg.max_iters=1400 train_cfg.val_interval=700 \
+#       default_hooks.checkpoint.interval=700 custom_hooks.0.clean_iters=500
 _base_ = ['./run-tiny_synthetic-cod.py']
 train_dataloader = dict(
     dataset=dict(
         degradation=dict(kind=('lowlight', 'haze', 'lowres', 'combined'),
                          level=('light', 'medium', 'heavy'),
                          clean_fraction=0.5)))
-custom_hooks = [dict(type='CleanWarmupHook', clean_iters=500)]
+custom_hooks = [dict(type='CleanWarmupHook', clean_iters=350)]
+train_cfg = dict(max_iters=1000, val_interval=500)
+default_hooks = dict(checkpoint=dict(interval=500))

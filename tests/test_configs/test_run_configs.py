@@ -40,3 +40,30 @@ def test_official_recipe_settings():
     for dataset in cfg.test_dataloader.dataset.datasets:
         assert dict(type='ResizeCOD', scale=(384, 384)) in dataset.pipeline
     assert cfg.model.stage_loss_weights == (1 / 16, 1 / 8, 1 / 4, 1 / 2, 1)
+
+
+@pytest.mark.parametrize('name', [
+    'nun-tiny_synthetic-cod.py', 'nun-tiny-wo-csc_synthetic-cod.py',
+    'nun-tiny-implicit_synthetic-cod.py', 'nun-tiny-last_synthetic-cod.py',
+    'nun-tiny-paperloss_synthetic-cod.py',
+    'nun-tiny-paperloss-ual_synthetic-cod.py', 'nun-tiny-rec1_synthetic-cod.py'
+])
+def test_nun_tiny_configs_train_with_the_run_tiny_degraded_recipe(name):
+    """NUN's central claim compares NUN-tiny with RUN-tiny on the same data,
+    schedule and test splits; a schedule change in one must reach both."""
+    run = Config.fromfile(
+        osp.join(ROOT, 'configs', 'run', 'run-tiny_synthetic-cod-degraded.py'))
+    nun = Config.fromfile(osp.join(ROOT, 'configs', 'nun', name))
+    for key in ('train_cfg', 'param_scheduler', 'optim_wrapper',
+                'custom_hooks', 'randomness', 'test_dataloader'):
+        assert nun[key] == run[key], key
+    assert nun.default_hooks.checkpoint == run.default_hooks.checkpoint
+    nun_data, run_data = (c.train_dataloader for c in (nun, run))
+    assert nun_data.batch_size == run_data.batch_size
+    for key in ('type', 'degradation', 'img_size', 'num_samples', 'seed',
+                'split', 'difficulty'):
+        assert nun_data.dataset.get(key) == run_data.dataset.get(key), key
+    # the shortened schedule of 2026-12-02: 1,000 iterations, 35 % clean
+    assert run.train_cfg.max_iters == 1000
+    assert run.custom_hooks == [dict(type='CleanWarmupHook', clean_iters=350)]
+    assert run.train_cfg.val_interval == run.default_hooks.checkpoint.interval
