@@ -30,11 +30,20 @@ def normalize_map(x: np.ndarray) -> np.ndarray:
     return (x - lo) / (hi - lo) if hi > lo else np.zeros_like(x)
 
 
+_FONT = cv2.FONT_HERSHEY_SIMPLEX
+
+
 def _label(img: np.ndarray, text: str) -> np.ndarray:
-    scale = max(img.shape[0] / 256, 0.35)
+    """``text`` in the tile's top-left corner on a black box; the font
+    scale has a floor (0.34) below which commas and decimal points of the
+    iterate scores become unreadable on 128-pixel tiles."""
+    font_scale = 0.45 * max(img.shape[0] / 256, 0.75)
+    (width, height), baseline = cv2.getTextSize(text, _FONT, font_scale, 1)
     out = img.copy()
-    cv2.putText(out, text, (3, int(14 * scale) + 2), cv2.FONT_HERSHEY_SIMPLEX,
-                0.45 * scale, (255, 255, 0), 1, cv2.LINE_AA)
+    cv2.rectangle(out, (0, 0), (width + 4, height + baseline + 4), (0, 0, 0),
+                  cv2.FILLED)
+    cv2.putText(out, text, (2, height + 2), _FONT, font_scale, (255, 255, 0),
+                1, cv2.LINE_AA)
     return out
 
 
@@ -46,7 +55,6 @@ DEFAULT_PALETTE = ((0, 0, 0), (0, 200, 0), (60, 120, 255), (255, 60, 60),
 #: Height of one text line below the panels (recognised modality /
 #: degradation, class legend).
 TEXT_LINE_HEIGHT = 16
-_FONT = cv2.FONT_HERSHEY_SIMPLEX
 _FONT_SCALE = 0.4
 
 

@@ -12,7 +12,7 @@ the ceiling any mild degradation has to beat (configs/nun/README.md).
 iterate, to see whether they are what moves the image.
 
     python tools/analysis_tools/nun_iterate_fidelity.py \\
-        configs/nun/nun-tiny_synthetic-cod.py work_dirs/nun-tiny/iter_1400.pth \\
+        configs/nun/nun-tiny_synthetic-cod.py work_dirs/nun-tiny/iter_1000.pth \\
         --cfg-options model.prior.daclip_pretrained=PATH --num-images 32
 """
 import argparse
