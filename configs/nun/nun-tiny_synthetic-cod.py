@@ -6,8 +6,9 @@
 # U-net, DeRUN with N_k = (4, 3, 3, 2), selection, L_csc), 64 x 64 images.
 #
 # Training follows RUN-tiny-degraded's recipe, which this config inherits:
-# two epochs on clean images, then half clean, half degraded (low light,
-# haze, low resolution or their combination, at any level), so DeRUN has
+# 1,000 iterations of batch 8, the first 350 on clean images, then half
+# clean, half degraded (low light, haze, low resolution or their
+# combination, at any level), so DeRUN has
 # something to restore; the test set is the clean split and its four medium
 # degradations, as for RUN-tiny.
 #
@@ -20,7 +21,7 @@
 # configs/nun/README.md), so the two tiny models share RUN's mask losses and
 # differ only in the network.
 #
-# Degradation prior: a tiny DA-CLIP. Train it first (10 min) and pass its
+# Degradation prior: a tiny DA-CLIP. Train it first (4 min) and pass its
 # checkpoint, as `make demo` does:
 #   python tools/train.py configs/daclip/daclip-tiny_synthetic-degradation.py \
 #       --work-dir work_dirs/daclip-tiny
