@@ -7,7 +7,7 @@
 # clean, half degraded, 1,000 iterations in all. From random weights on the
 # degraded images alone the tiny networks collapse to one image-independent
 # mask (CleanWarmupHook). 1,000 rather than the clean recipe's 1,400
-# iterations so that NUN-tiny, which costs 1.9 s per iteration here, trains
+# iterations so that NUN-tiny, at 1.5-1.7 s per iteration on 2 threads, trains
 # in about half an hour (`make demo`); the clean share stays 35 %. To
 # reproduce the figures measured with the earlier 1,400-iteration schedule
 # (configs/nun/README.md says which):
