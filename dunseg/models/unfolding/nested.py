@@ -58,7 +58,12 @@ Choices where the paper is silent (all constructor arguments):
 - The consistency loss compares the next stage's mask computed from the
   best and from the second-best restoration (:class:`NUN` returns both).
 
-A departure from the paper, off by default: ``select_stage_input=True`` adds
+Departures from the paper, off by default. ``data_anchor='degraded_input'``
+(:class:`DeRUN`) anchors DeRUN's data term at the degraded input Y instead of
+the stage's input X_{k−1}, ``RC_D(X_{k,n−1}) − Y``, the residual that
+``Y = D X + N`` implies; the paper's anchor makes every stage restore the
+previous stage's restoration as if it were the observation.
+``select_stage_input=True`` adds
 the stage's input X_{k,0} = X_{k−1} (at stage 1 the degraded Y) to the
 candidates, so the selector can keep it when no iterate scores higher
 instead of passing on a restoration that made the image worse. It adds no
@@ -234,7 +239,12 @@ class DeRUN(BaseModule):
         prior_dim (int, optional): Length of d; None = implicit σ, μ.
         prior_spatial (int): Side of the σ/μ map li(d) is reshaped to.
         step_init (float): Initial α_X.
+        data_anchor (str): What RC_D(X) is compared with in the gradient
+            step: ``'stage_input'`` X_{k−1}, the ``observation`` argument
+            (the paper), or ``'degraded_input'`` Y, the ``image`` argument
+            (a departure; module docstring).
     """
+    DATA_ANCHORS = ('stage_input', 'degraded_input')
 
     def __init__(self,
                  num_iterations: int = 4,
@@ -246,8 +256,13 @@ class DeRUN(BaseModule):
                  prior_dim: Optional[int] = 512,
                  prior_spatial: int = 4,
                  step_init: float = 0.5,
+                 data_anchor: str = 'stage_input',
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
+        if data_anchor not in self.DATA_ANCHORS:
+            raise ValueError(f'DeRUN: data_anchor must be one of '
+                             f'{self.DATA_ANCHORS}, got {data_anchor!r}')
+        self.data_anchor = data_anchor
         if num_iterations < 1:
             raise ValueError(f'DeRUN: num_iterations must be >= 1, got '
                              f'{num_iterations}')
@@ -267,12 +282,14 @@ class DeRUN(BaseModule):
                 prior: Optional[torch.Tensor] = None,
                 prior_fn: Optional[Callable] = None) -> List[torch.Tensor]:
         cues = torch.cat([background, mask, image], dim=1)
+        anchor = image if self.data_anchor == 'degraded_input' \
+            else observation
         x = observation
         iterates = []
         for iteration in self.iterations:
             if prior_fn is not None:
                 prior = prior_fn(x)
-            x = iteration(x, observation, cues, prior)
+            x = iteration(x, anchor, cues, prior)
             iterates.append(x)
         return iterates
 

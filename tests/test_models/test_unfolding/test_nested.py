@@ -55,6 +55,31 @@ def test_derun_gradient_step_is_the_paper_equation():
     torch.testing.assert_close(it(x, obs, cues, None), expected)
 
 
+def test_derun_data_anchor_compares_with_the_degraded_input():
+    """'stage_input' (paper): RC_D(X) − X_{k−1}; 'degraded_input': − Y."""
+    image, mask, background = _inputs()
+    observation = image.flip(-1)  # X_{k−1}, unlike Y
+    paper = _derun(prior_dim=None)
+    torch.manual_seed(2)
+    for p in paper.parameters():
+        p.data.add_(0.1 * torch.randn_like(p))
+    departure = _derun(prior_dim=None, data_anchor='degraded_input')
+    departure.load_state_dict(paper.state_dict())
+    cues = torch.cat([background, mask, image], 1)
+    first = departure.iterations[0]
+    torch.testing.assert_close(
+        departure(observation, image, mask, background)[0],
+        first(observation, image, cues, None))
+    torch.testing.assert_close(
+        paper(observation, image, mask, background)[0],
+        first(observation, observation, cues, None))
+    assert not torch.allclose(
+        departure(observation, image, mask, background)[-1],
+        paper(observation, image, mask, background)[-1])
+    with pytest.raises(ValueError, match="data_anchor must be one of"):
+        _derun(data_anchor='clean')
+
+
 def test_explicit_prior_modulates_and_must_match_prior_dim():
     image, mask, background = _inputs()
     derun = _derun()
