@@ -62,7 +62,9 @@ Departures from the paper, off by default. ``data_anchor='degraded_input'``
 (:class:`DeRUN`) anchors DeRUN's data term at the degraded input Y instead of
 the stage's input X_{k−1}, ``RC_D(X_{k,n−1}) − Y``, the residual that
 ``Y = D X + N`` implies; the paper's anchor makes every stage restore the
-previous stage's restoration as if it were the observation.
+previous stage's restoration as if it were the observation. Measured on
+NUN-tiny (configs/nun/README.md) it does not lift the low-resolution
+split and costs the masks, so the paper's anchor stays the default.
 ``select_stage_input=True`` adds
 the stage's input X_{k,0} = X_{k−1} (at stage 1 the degraded Y) to the
 candidates, so the selector can keep it when no iterate scores higher
