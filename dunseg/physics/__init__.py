@@ -14,7 +14,8 @@ from .operators import (Blur, Downsample, KSpaceMask, LinearOperator,
                         cartesian_mask, radial_mask)
 from .synthesizers import (NOISE_SIGMAS, SYNTHESIZABLE, add_gaussian_noise,
                            add_haze, add_rain, blur_image, jpeg_compress,
-                           low_light, rain_streak_layer, random_blur_kernel,
+                           low_light, practical_blur, practical_lowres,
+                           rain_streak_layer, random_blur_kernel,
                            smooth_depth_map, synthesize)
 
 __all__ = [
@@ -23,5 +24,6 @@ __all__ = [
     'random_motion_kernel', 'bicubic_weights', 'resize_matrix', 'NOISE_SIGMAS',
     'SYNTHESIZABLE', 'add_gaussian_noise', 'smooth_depth_map', 'add_haze',
     'rain_streak_layer', 'add_rain', 'blur_image', 'random_blur_kernel',
-    'low_light', 'jpeg_compress', 'synthesize'
+    'low_light', 'jpeg_compress', 'practical_blur', 'practical_lowres',
+    'synthesize'
 ]

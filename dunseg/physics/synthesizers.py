@@ -18,6 +18,10 @@ name                      model
 ``deblur``                ``y = k ⊛ x`` (:class:`~dunseg.physics.Blur`)
 ``delowlight``            ``y = clip(a·x^γ + n)`` (Retinex scaling + noise)
 ``jpeg``                  JPEG round trip at quality ``q`` (OpenCV)
+``lowres``                Real-ESRGAN's practical chain (blur, down-sample,
+                          noise, JPEG, twice) resized back
+``clean``                 the identity: a "no degradation" class, so a
+                          degradation recogniser can learn to say so
 ========================  ==================================================
 """
 from typing import Dict, Optional, Tuple
@@ -33,7 +37,9 @@ NOISE_SIGMAS = {'denoise_15': 15.0, 'denoise_25': 25.0, 'denoise_50': 50.0}
 # side of the blur kernel ``synthesize`` draws when none is given
 DEFAULT_BLUR_SIZE = 15
 SYNTHESIZABLE = ('denoise_15', 'denoise_25', 'denoise_50', 'dehaze', 'derain',
-                 'deblur', 'delowlight', 'jpeg')
+                 'deblur', 'delowlight', 'jpeg', 'lowres', 'clean')
+# down-sampling interpolations of the practical chain, drawn uniformly
+PRACTICAL_RESIZE_MODES = (cv2.INTER_AREA, cv2.INTER_LINEAR, cv2.INTER_CUBIC)
 
 
 def _as_float(img: np.ndarray, name: str) -> np.ndarray:
@@ -306,6 +312,65 @@ def jpeg_compress(img: np.ndarray, quality: int) -> np.ndarray:
     return (out.astype(np.float32) / 255.0)
 
 
+def practical_blur(img: np.ndarray, rng: np.random.Generator,
+                   sigma: float) -> np.ndarray:
+    """One blur of Real-ESRGAN's practical model: an anisotropic Gaussian
+    (:func:`~dunseg.physics.gaussian_kernel`, 75 %) or a camera-shake
+    kernel (:func:`random_blur_kernel`, 25 %) of about ``sigma``, reflect
+    padding."""
+    size = int(2 * np.ceil(3 * sigma) + 1)
+    size = max(3, min(size, 21))
+    if rng.uniform() < 0.75:
+        s2 = sigma * rng.uniform(0.5, 1.0)
+        kernel = gaussian_kernel(size, (max(sigma, 0.1), max(s2, 0.1)),
+                                 rng.uniform(0, 180))
+    else:
+        kernel = random_blur_kernel(rng, size=size, motion_prob=1.0)
+    return cv2.filter2D(img, -1, kernel.astype(np.float32),
+                        borderType=cv2.BORDER_REFLECT)
+
+
+def practical_lowres(img: np.ndarray,
+                     rng: np.random.Generator,
+                     scale: Tuple[float, float] = (2.5, 3.0),
+                     blur_sigma: Tuple[float, float] = (0.4, 2.0),
+                     noise: Tuple[float, float] = (2.0, 10.0),
+                     jpeg: Tuple[int, int] = (45, 80)) -> np.ndarray:
+    """Practical second-order degradation (Real-ESRGAN, Wang et al. 2021).
+
+    Two rounds of blur -> resize down (random interpolation) -> Gaussian
+    noise -> JPEG, the down-sampling shared between the rounds so that the
+    total factor is drawn from ``scale``; the low-resolution result is
+    resized back to the input size (bicubic), so the output has the input's
+    size with the detail gone. The second round's blur is skipped with
+    probability 0.2 as in Real-ESRGAN. Each argument is a (low, high) range
+    drawn uniformly (``noise`` in 8-bit σ, ``jpeg`` the quality, integers);
+    the defaults are NUN's 'medium' level
+    (:data:`dunseg.datasets.transforms.cod.LOWRES_LEVELS`).
+    """
+    img = _as_float(img, 'practical_lowres')
+    h, w = img.shape[:2]
+    total = _uniform(rng, None, scale)
+    first = total**rng.uniform(0.3, 0.7)
+    out = img
+    for order, factor in enumerate((first, total / first)):
+        if order == 0 or rng.uniform() < 0.8:
+            out = practical_blur(out, rng,
+                                 _uniform(rng, None, blur_sigma) * factor)
+        size_h = max(4, int(round(out.shape[0] / factor)))
+        size_w = max(4, int(round(out.shape[1] / factor)))
+        mode = PRACTICAL_RESIZE_MODES[int(
+            rng.integers(len(PRACTICAL_RESIZE_MODES)))]
+        out = cv2.resize(out, (size_w, size_h), interpolation=mode)
+        out = np.clip(out, 0.0, 1.0)
+        out = add_gaussian_noise(out, _uniform(rng, None, noise), rng)
+        out = jpeg_compress(out, int(rng.integers(jpeg[0], jpeg[1] + 1)))
+    out = cv2.resize(out, (w, h), interpolation=cv2.INTER_CUBIC)
+    if img.ndim == 3 and out.ndim == 2:  # OpenCV drops a single channel
+        out = out[..., None]
+    return np.clip(out, 0.0, 1.0).astype(np.float32)
+
+
 def synthesize(img: np.ndarray,
                degradation: str,
                rng: np.random.Generator,
@@ -338,6 +403,13 @@ def synthesize(img: np.ndarray,
         return blur_image(img, kernel, padding=padding)
     if degradation == 'delowlight':
         return low_light(img, rng, **params)
+    if degradation == 'lowres':
+        return practical_lowres(img, rng, **params)
+    if degradation == 'clean':
+        if params:
+            raise KeyError(f"synthesize: 'clean' takes no parameters, got "
+                           f'{sorted(params)}')
+        return _as_float(img, 'synthesize').copy()
     if degradation == 'jpeg':
         quality = params.pop('quality', None)
         if quality is None:
@@ -352,5 +424,6 @@ __all__ = [
     'NOISE_SIGMAS', 'DEFAULT_BLUR_SIZE', 'SYNTHESIZABLE',
     'add_gaussian_noise', 'smooth_depth_map',
     'add_haze', 'rain_streak_layer', 'add_rain', 'blur_image',
-    'random_blur_kernel', 'low_light', 'jpeg_compress', 'synthesize'
+    'random_blur_kernel', 'low_light', 'jpeg_compress', 'practical_blur',
+    'practical_lowres', 'PRACTICAL_RESIZE_MODES', 'synthesize'
 ]

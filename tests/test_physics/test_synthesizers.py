@@ -3,7 +3,8 @@ import pytest
 
 from dunseg.physics import (SYNTHESIZABLE, add_gaussian_noise, add_haze,
                             add_rain, blur_image, gaussian_kernel,
-                            jpeg_compress, low_light, rain_streak_layer,
+                            jpeg_compress, low_light, practical_lowres,
+                            rain_streak_layer,
                             smooth_depth_map, synthesize)
 
 
@@ -84,6 +85,9 @@ def test_synthesize_is_deterministic_per_seed(name):
     assert a.dtype == np.float32 and a.shape == img.shape
     assert a.min() >= 0 and a.max() <= 1
     assert np.array_equal(a, b)
+    if name == 'clean':
+        assert np.array_equal(a, img) and a is not img
+        return
     assert not np.allclose(a, img)
     if name != 'jpeg':  # jpeg draws only the quality
         assert not np.array_equal(a, synthesize(img, name, rng(8)))
@@ -95,3 +99,32 @@ def test_synthesize_params_and_errors():
     assert np.allclose(out, img)  # t = 1: no haze
     with pytest.raises(KeyError, match='unknown degradation'):
         synthesize(img, 'desnow', rng())
+
+
+def test_practical_lowres_removes_detail_by_scale():
+    # a checkerboard of 2-pixel squares is pure high frequency: down-sampling
+    # by 2.5-4 must wipe it out, and a larger factor must leave less of it
+    y, x = np.mgrid[:64, :64]
+    img = (((y // 2 + x // 2) % 2) * 0.8 + 0.1).astype(np.float32)
+    img = np.repeat(img[..., None], 3, axis=2)
+
+    def detail(a):
+        return np.abs(np.diff(a, axis=1)).mean()
+
+    mild = practical_lowres(img, rng(1), scale=(1.2, 1.2), noise=(0, 0),
+                            jpeg=(95, 95), blur_sigma=(0.1, 0.1))
+    strong = practical_lowres(img, rng(1), scale=(4.0, 4.0), noise=(0, 0),
+                              jpeg=(95, 95), blur_sigma=(0.1, 0.1))
+    assert mild.shape == strong.shape == img.shape
+    assert detail(strong) < detail(mild) < detail(img)
+    assert detail(strong) < 0.2 * detail(img)
+    grey = practical_lowres(img[..., :1], rng(2))
+    assert grey.shape == (64, 64, 1) and grey.dtype == np.float32
+    with pytest.raises(TypeError, match='float image'):
+        practical_lowres((img * 255).astype(np.uint8), rng())
+
+
+def test_synthesize_clean_takes_no_parameters():
+    img = np.full((8, 8, 3), 0.5, np.float32)
+    with pytest.raises(KeyError, match="'clean' takes no parameters"):
+        synthesize(img, 'clean', rng(), {'clean': dict(sigma=1)})

@@ -36,10 +36,8 @@ import torch
 from mmcv.transforms import BaseTransform
 from mmengine.structures import PixelData
 
-from dunseg.physics.kernels import gaussian_kernel
-from dunseg.physics.synthesizers import (add_gaussian_noise, add_haze,
-                                         jpeg_compress, low_light,
-                                         random_blur_kernel, smooth_depth_map)
+from dunseg.physics.synthesizers import (add_haze, low_light,
+                                         practical_lowres, smooth_depth_map)
 from dunseg.registry import TRANSFORMS
 from dunseg.structures import DunSegDataSample
 from dunseg.utils.finite import check_finite_image
@@ -537,7 +535,6 @@ LOWRES_LEVELS = dict(
                 jpeg=(45, 80)),
     heavy=dict(scale=(3.5, 4.0), blur_sigma=(0.6, 3.0), noise=(5.0, 18.0),
                jpeg=(30, 60)))
-_RESIZE_MODES = (cv2.INTER_AREA, cv2.INTER_LINEAR, cv2.INTER_CUBIC)
 
 
 def _draw(rng: np.random.Generator, low_high) -> float:
@@ -566,53 +563,13 @@ def degrade_haze(img: np.ndarray, rng: np.random.Generator,
                     airlight=_draw(rng, p['airlight']))
 
 
-def _blur(img: np.ndarray, rng: np.random.Generator, sigma: float
-          ) -> np.ndarray:
-    """One blur of the practical model: an anisotropic Gaussian
-    (:func:`dunseg.physics.gaussian_kernel`, 75 %) or a camera-shake
-    kernel (:func:`dunseg.physics.random_blur_kernel`, 25 %), reflect
-    padding."""
-    size = int(2 * np.ceil(3 * sigma) + 1)
-    size = max(3, min(size, 21))
-    if rng.uniform() < 0.75:
-        s2 = sigma * rng.uniform(0.5, 1.0)
-        kernel = gaussian_kernel(size, (max(sigma, 0.1), max(s2, 0.1)),
-                                 rng.uniform(0, 180))
-    else:
-        kernel = random_blur_kernel(rng, size=size, motion_prob=1.0)
-    return cv2.filter2D(img, -1, kernel.astype(np.float32),
-                        borderType=cv2.BORDER_REFLECT)
-
-
 def degrade_lowres(img: np.ndarray, rng: np.random.Generator,
                    level: str = 'medium') -> np.ndarray:
-    """Practical second-order degradation (Real-ESRGAN, Wang et al. 2021).
-
-    Two rounds of blur -> resize down (random interpolation) -> Gaussian
-    noise -> JPEG, the down-sampling shared between the rounds so that the
-    total factor is the level's ``scale``; the low-resolution result is
-    resized back to the input size (bicubic), so the model sees the same
-    size with the detail gone. The second round's blur is skipped with
-    probability 0.2 as in Real-ESRGAN.
-    """
-    p = LOWRES_LEVELS[level]
-    h, w = img.shape[:2]
-    total = _draw(rng, p['scale'])
-    first = total**rng.uniform(0.3, 0.7)
-    out = img.astype(np.float32)
-    for order, factor in enumerate((first, total / first)):
-        if order == 0 or rng.uniform() < 0.8:
-            out = _blur(out, rng, _draw(rng, p['blur_sigma']) * factor)
-        size_h = max(4, int(round(out.shape[0] / factor)))
-        size_w = max(4, int(round(out.shape[1] / factor)))
-        mode = _RESIZE_MODES[int(rng.integers(len(_RESIZE_MODES)))]
-        out = cv2.resize(out, (size_w, size_h), interpolation=mode)
-        out = np.clip(out, 0.0, 1.0)
-        out = add_gaussian_noise(out, _draw(rng, p['noise']), rng)
-        out = jpeg_compress(out, int(rng.integers(p['jpeg'][0],
-                                                  p['jpeg'][1] + 1)))
-    out = cv2.resize(out, (w, h), interpolation=cv2.INTER_CUBIC)
-    return np.clip(out, 0.0, 1.0).astype(np.float32)
+    """Real-ESRGAN's practical second-order chain
+    (:func:`dunseg.physics.practical_lowres`: blur, down-sampling, noise,
+    JPEG, twice, resized back) with the level's ranges of
+    :data:`LOWRES_LEVELS`."""
+    return practical_lowres(img, rng, **LOWRES_LEVELS[level])
 
 
 def degrade_combined(img: np.ndarray, rng: np.random.Generator,

@@ -32,6 +32,10 @@ DACLIP_WORD_OF_CLASS = {
     'deblur': 'motion-blurry',
     'delowlight': 'low-light',
     'jpeg': 'jpeg-compressed',
+    # not DA-CLIP words: NUN's low-resolution setting, and "no degradation"
+    # so that a prior can tell a restorer to leave an image alone
+    'lowres': 'low-resolution',
+    'clean': 'clean',
 }
 
 

@@ -278,7 +278,11 @@ def test_official_manifest_converts_and_loads_strictly():
     assert time.time() - start < 60
 
 
-def test_tiny_config_trains_on_embedded_degradations():
+@pytest.mark.parametrize('config', [
+    'daclip-tiny_synthetic-degradation.py',
+    'daclip-tiny-clean-lowres_synthetic-degradation.py'
+])
+def test_tiny_config_trains_on_embedded_degradations(config):
     """configs/daclip builds, the packed samples carry the source name the
     captions need, and a training step updates only DA-CLIP's trainable
     parts (controller, zero linears, logit scale)."""
@@ -286,13 +290,22 @@ def test_tiny_config_trains_on_embedded_degradations():
     from mmengine.dataset import default_collate
 
     from dunseg.registry import DATASETS
-    cfg = Config.fromfile(osp.join(
-        ROOT, 'configs', 'daclip', 'daclip-tiny_synthetic-degradation.py'))
+    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'daclip', config))
     model = MODELS.build(cfg.model)
     dataset_cfg = cfg.train_dataloader.dataset.copy()
-    dataset_cfg.update(num_samples=6)
+    num_classes = len(model.classes)
+    dataset_cfg.update(num_samples=num_classes)
     dataset = DATASETS.build(dataset_cfg)
-    batch = default_collate([dataset[i] for i in range(6)])
+    samples = [dataset[i] for i in range(num_classes)]
+    # one sample per class, in class order, each with its own word
+    assert [s['data_samples'].degradation_label
+            for s in samples] == list(range(num_classes))
+    assert len(set(model.words)) == num_classes
+    if 'clean' in model.classes:
+        clean = samples[model.classes.index('clean')]
+        assert torch.equal(clean['inputs'],
+                           clean['data_samples'].gt_image.data)
+    batch = default_collate(samples)
     data = model.data_preprocessor(batch, training=True)
     captions = [model.caption(s) for s in data['data_samples']]
     assert all(c.startswith(('a photo of ', 'a texture of '))
