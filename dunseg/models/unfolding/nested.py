@@ -70,6 +70,12 @@ the stage's input X_{k,0} = X_{k−1} (at stage 1 the degraded Y) to the
 candidates, so the selector can keep it when no iterate scores higher
 instead of passing on a restoration that made the image worse. It adds no
 parameters, so it can be switched on at test time.
+``detach_restoration=True`` cuts the gradient from segmentation into
+restoration: SODUN's steps and the encoder see each selected restoration
+(and the second best) detached, so the mask losses train the segmentation
+and DeRUN learns from its restoration loss alone. It tests whether the
+joint objective is what pulls DeRUN's restorations off the clean scene
+(configs/nun/README.md).
 """
 import math
 from typing import Callable, Dict, List, Optional, Sequence, Union
@@ -396,6 +402,11 @@ class NUN(BaseModule):
         select_stage_input (bool): Also offer the stage's input X_{k−1} to
             the selector (a departure from the paper, which selects among
             the iterates X_{k,1..N_k}; module docstring). False = paper.
+        detach_restoration (bool): The mask and background steps and the
+            encoder see each restoration without its gradient, so DeRUN
+            learns from the restoration loss alone and the mask losses
+            cannot reshape the image (an ablation of the joint objective,
+            not in the paper; module docstring). False = paper.
     """
 
     def __init__(self,
@@ -413,6 +424,7 @@ class NUN(BaseModule):
                  mask_step_init: float = 1.0,
                  background_step_init: float = 0.5,
                  select_stage_input: bool = False,
+                 detach_restoration: bool = False,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         if len(in_channels) != 4:
@@ -429,6 +441,7 @@ class NUN(BaseModule):
         self.num_stages = len(inner_iterations)
         self.restored_features = restored_features
         self.select_stage_input = bool(select_stage_input)
+        self.detach_restoration = bool(detach_restoration)
         self.context = ContextModule(in_channels, channels)
         self.intra = IntraLevelAggregation(channels, channels)
         self.cross = CrossLevelAggregation(channels)
@@ -535,20 +548,23 @@ class NUN(BaseModule):
             dict(mask=mask, background=background, image=image)
         ]
         for stage in range(1, self.num_stages + 1):
+            # what segmentation sees of the restoration
+            seen = restored.detach() if self.detach_restoration else restored
             if stage > 1 and (self.restored_features == 'every_stage' or (
                     stage == 2 and
                     self.restored_features == 'first_restoration')):
-                restored_features = encode(restored)
-            new_mask, edge = self.mask_step(stage, mask, background,
-                                            restored, restored_features,
+                restored_features = encode(seen)
+            new_mask, edge = self.mask_step(stage, mask, background, seen,
+                                            restored_features,
                                             original_levels)
             state: State = {}
             if with_second_best and second_best is not None:
                 state['mask_second'], _ = self.mask_step(
-                    stage, mask, background, second_best, restored_features,
-                    original_levels)
+                    stage, mask, background,
+                    second_best.detach() if self.detach_restoration
+                    else second_best, restored_features, original_levels)
             new_background = self.background_step(stage, new_mask,
-                                                  background, restored)
+                                                  background, seen)
             iterates = self.inner[stage - 1](
                 restored, image, torch.sigmoid(new_mask), new_background,
                 prior=prior, prior_fn=prior_fn)

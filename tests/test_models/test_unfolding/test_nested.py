@@ -176,6 +176,43 @@ def test_nun_states_selection_and_restored_features(mode, calls):
     assert states[2]['mask'].shape == (2, 1, 32, 32)
 
 
+def _derun_grad_norms(nun, loss_of):
+    torch.manual_seed(1)
+    encoder = ResNetEncoder(depth=18, base_channels=8)
+    image = torch.rand(2, 3, 32, 32)
+    states = nun(image, encoder, selector=LastSelector(),
+                 with_second_best=True)
+    nun.zero_grad()
+    loss_of(states).backward()
+    return [
+        0.0 if p.grad is None else p.grad.abs().sum().item()
+        for p in nun.inner.parameters()
+    ], states
+
+
+@pytest.mark.parametrize('detach', [False, True])
+def test_detach_restoration_cuts_only_the_segmentation_gradient(detach):
+    torch.manual_seed(0)
+    nun = _nun(detach_restoration=detach)
+    for p in nun.inner.parameters():  # non-identity DeRUN iterates
+        p.data.add_(0.05 * torch.randn_like(p))
+    mask_grads, states = _derun_grad_norms(
+        nun, lambda st: sum(s['mask'].sigmoid().mean() for s in st[1:]) +
+        st[2]['mask_second'].sigmoid().mean())
+    # the final stage's DeRUN never feeds a mask, so only stage 1's counts
+    stage1 = len(list(nun.inner[0].parameters()))
+    assert (sum(mask_grads[:stage1]) == 0) == detach
+    restoration_grads, _ = _derun_grad_norms(
+        nun, lambda st: sum(s['image'].mean() for s in st[1:]))
+    assert sum(restoration_grads[:stage1]) > 0
+    # the forward pass is the same network either way
+    torch.manual_seed(0)
+    twin = _nun(detach_restoration=not detach)
+    twin.load_state_dict(nun.state_dict())
+    _, twin_states = _derun_grad_norms(twin, lambda st: st[-1]['mask'].sum())
+    torch.testing.assert_close(twin_states[-1]['mask'], states[-1]['mask'])
+
+
 def test_nun_rejects_bad_settings():
     with pytest.raises(ValueError, match='restored_features'):
         _nun(restored_features='sometimes')
