@@ -405,6 +405,43 @@ def test_iterate_fidelity_drop_cues_removes_x2(untrained_nun, tmp_path):
     assert dropped['SyntheticCOD']['stage1/X_1,1'] >= 119.9
 
 
+def test_colour_fit_removes_gain_and_offset_only():
+    tool = load_tool('nun_iterate_fidelity')
+    torch.manual_seed(0)
+    clean = torch.rand(2, 3, 16, 16) * 0.8 + 0.1
+    recoloured = clean * torch.tensor([0.7, 1.0, 1.05]).view(1, 3, 1, 1) \
+        + torch.tensor([0.05, -0.02, -0.04]).view(1, 3, 1, 1)
+    torch.testing.assert_close(tool.colour_fit(recoloured, clean), clean)
+    # detail lost stays lost: a blurred image is not given its edges back
+    blurred = torch.nn.functional.avg_pool2d(clean, 3, 1, 1,
+                                             count_include_pad=False)
+    assert tool.image_psnr(tool.colour_fit(blurred, clean), clean).max() \
+        < 30
+    # a flat channel keeps the clean mean
+    flat = tool.colour_fit(torch.full_like(clean, 0.3), clean)
+    torch.testing.assert_close(flat, clean.mean((2, 3), keepdim=True)
+                               .expand_as(clean))
+
+
+def test_iterate_fidelity_colour_fit_discounts_a_colour_shift(
+        untrained_nun, tmp_path):
+    config, _, model = untrained_nun
+    for name, module in model.named_modules():
+        if name.endswith('.x2'):
+            nn.init.constant_(module[-1].bias, -0.05)
+    checkpoint = str(tmp_path / 'shifted.pth')
+    torch.save(dict(state_dict=model.state_dict()), checkpoint)
+    tool = load_tool('nun_iterate_fidelity')
+    plain = tool.main([config, checkpoint, '--num-images', '2'])
+    fitted = tool.main(
+        [config, checkpoint, '--num-images', '2', '--colour-fit'])
+    assert plain['SyntheticCOD']['stage1/X_1,1'] < 40
+    assert fitted['SyntheticCOD']['stage1/X_1,1'] > 60
+    # the hazy input is a colour change too, largely undone by the fit
+    haze = fitted['SyntheticCOD-haze-medium']
+    assert haze['input'] > plain['SyntheticCOD-haze-medium']['input'] + 3
+
+
 def test_iterate_fidelity_needs_a_nun(tiny_config):
     tool = load_tool('nun_iterate_fidelity')
     with pytest.raises(TypeError, match='NUNSegmentor'):

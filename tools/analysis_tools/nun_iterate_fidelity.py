@@ -9,11 +9,15 @@ On a clean set this measures how close the restorer stays to the identity,
 the ceiling any mild degradation has to beat (configs/nun/README.md).
 
 ``--drop-cues`` zeroes X2, the segmentation cues DeRUN adds to each
-iterate, to see whether they are what moves the image.
+iterate, to see whether they are what moves the image. ``--colour-fit``
+scores every image after the per-channel gain and offset that best match
+it to the clean image (least squares): what it still loses is structure
+(detail, artefacts), not global colour or contrast.
 
     python tools/analysis_tools/nun_iterate_fidelity.py \\
         configs/nun/nun-tiny_synthetic-cod.py work_dirs/nun-tiny/iter_1000.pth \\
-        --cfg-options model.prior.daclip_pretrained=PATH --num-images 32
+        --cfg-options model.prior.daclip_pretrained=PATH --num-images 32 \\
+        [--colour-fit]
 """
 import argparse
 import json
@@ -39,6 +43,10 @@ def parse_args(argv=None):
     parser.add_argument('--batch-size', type=int, default=8)
     parser.add_argument('--drop-cues', action='store_true',
                         help="zero X2's output (the segmentation cues)")
+    parser.add_argument(
+        '--colour-fit', action='store_true',
+        help='score each image after its least-squares per-channel gain '
+        'and offset towards the clean image (structure only)')
     parser.add_argument('--out', help='also write the figures as JSON')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     return parser.parse_args(argv)
@@ -77,11 +85,27 @@ def image_psnr(images: torch.Tensor, clean: torch.Tensor) -> torch.Tensor:
     return psnr(images.clamp(0, 1), clean, max_db=float('inf'))
 
 
+def colour_fit(images: torch.Tensor, clean: torch.Tensor) -> torch.Tensor:
+    """``a·images + b`` per image and channel, with the gain a and offset b
+    that minimise the squared error to ``clean`` (a flat channel keeps gain
+    0 and takes the clean mean)."""
+    images = images.clamp(0, 1)
+    dims = (2, 3)
+    centred = images - images.mean(dims, keepdim=True)
+    clean_mean = clean.mean(dims, keepdim=True)
+    variance = centred.pow(2).mean(dims, keepdim=True)
+    covariance = (centred * (clean - clean_mean)).mean(dims, keepdim=True)
+    gain = torch.where(variance > 1e-12, covariance / variance.clamp_min(
+        1e-12), torch.zeros_like(variance))
+    return gain * centred + clean_mean
+
+
 @torch.no_grad()
-def iterate_fidelity(model, dataset, num_images: int,
-                     batch_size: int) -> dict:
+def iterate_fidelity(model, dataset, num_images: int, batch_size: int,
+                     fit_colour: bool = False) -> dict:
     """Mean PSNR of the input, of every iterate and of the selected image
-    per stage over the first ``num_images`` samples of ``dataset``."""
+    per stage over the first ``num_images`` samples of ``dataset``
+    (``fit_colour``: after :func:`colour_fit`)."""
     count = min(num_images, len(dataset))
     if count == 0:
         raise ValueError('the test set is empty')
@@ -89,6 +113,11 @@ def iterate_fidelity(model, dataset, num_images: int,
 
     def add(key, values):
         sums.setdefault(key, []).extend(values.tolist())
+
+    def score(images, clean):
+        if fit_colour:
+            images = colour_fit(images, clean)
+        return image_psnr(images, clean)
 
     for start in range(0, count, batch_size):
         items = [dataset[i] for i in range(start, min(count,
@@ -99,14 +128,13 @@ def iterate_fidelity(model, dataset, num_images: int,
             training=False)
         inputs = data['inputs']
         clean = model.clean_images(inputs, data['data_samples'])
-        add('input', image_psnr(inputs, clean))
+        add('input', score(inputs, clean))
         for stage, state in enumerate(model.extract_states(inputs)[1:], 1):
             first = int(state.get('first_iterate', 1))
             for i in range(state['iterates'].shape[1]):
                 add(f'stage{stage}/X_{stage},{first + i}',
-                    image_psnr(state['iterates'][:, i], clean))
-            add(f'stage{stage}/selected',
-                image_psnr(state['image'], clean))
+                    score(state['iterates'][:, i], clean))
+            add(f'stage{stage}/selected', score(state['image'], clean))
     return {key: sum(v) / len(v) for key, v in sums.items()}
 
 
@@ -145,7 +173,7 @@ def main(argv=None):
         drop_cues(model)
     results = {
         name: iterate_fidelity(model, dataset, args.num_images,
-                               args.batch_size)
+                               args.batch_size, args.colour_fit)
         for name, dataset in test_sets(cfg).items()
     }
     print(format_table(results))
