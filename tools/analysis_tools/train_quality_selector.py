@@ -55,6 +55,11 @@ def parse_args():
         'resolution, combined; NUN-tiny\'s data) added to the training set')
     parser.add_argument('--levels', type=int, default=6,
                         help='random restorations per pair')
+    parser.add_argument(
+        '--tone-shift-prob', type=float, default=0.0,
+        help='share of training restorations given a random global colour '
+        'and contrast error (quality_data.tone_shift); 0 reproduces the '
+        'shipped weights')
     parser.add_argument('--target-cap', type=float, default=45.0)
     parser.add_argument('--steps', type=int, default=6000)
     parser.add_argument('--groups-per-step', type=int, default=48)
@@ -122,7 +127,8 @@ def build_features(args):
     generator = torch.Generator().manual_seed(args.seed)
     feats, targets = [], []
     for _ in range(args.levels):
-        images = random_restorations(clean, degraded, generator)
+        images = random_restorations(clean, degraded, generator,
+                                     args.tone_shift_prob)
         feats.append(image_quality_features(images))
         targets.append(psnr(images, clean, args.target_cap))
     # (G, L, F) and (G, L): the levels of one pair form a group

@@ -94,10 +94,15 @@ def candidate_ladder(clean: torch.Tensor, degraded: torch.Tensor,
 
 
 def random_restorations(clean: torch.Tensor, degraded: torch.Tensor,
-                        generator: torch.Generator) -> torch.Tensor:
+                        generator: torch.Generator,
+                        tone_shift_prob: float = 0.0) -> torch.Tensor:
     """One random restoration level per pair (training data): a blend with
     ``t ~ U(0, 0.95)`` (5 % exactly clean), then with probability 0.35 a
-    Gaussian (σ ~ U(0.5, 1.5)) or 3×3 median filter."""
+    Gaussian (σ ~ U(0.5, 1.5)) or 3×3 median filter, then with probability
+    ``tone_shift_prob`` a global tone error (:func:`tone_shift`), the way a
+    trained DUN's iterates miss (``configs/nun/README.md``: DeRUN-tiny's
+    error is mostly colour and contrast). With ``tone_shift_prob = 0`` the
+    generator is drawn exactly as before the option existed."""
     count = len(clean)
     level = torch.rand(count, generator=generator) * 0.95
     level[torch.rand(count, generator=generator) < 0.05] = 1.0
@@ -111,7 +116,34 @@ def random_restorations(clean: torch.Tensor, degraded: torch.Tensor,
                                                    sigma)
         elif draw[index] < 0.35:
             out[index:index + 1] = median_filter3(out[index:index + 1])
+    if tone_shift_prob > 0:
+        shifted = torch.rand(count, generator=generator) < tone_shift_prob
+        toned = tone_shift(out, generator)
+        out = torch.where(shifted.view(-1, 1, 1, 1).to(out.device), toned,
+                          out)
     return out.clamp(0, 1)
+
+
+def tone_shift(images: torch.Tensor, generator: torch.Generator,
+               max_offset: float = 0.1, max_log_gain: float = 0.2,
+               contrast_range: Tuple[float, float] = (0.75, 1.15)
+               ) -> torch.Tensor:
+    """A random global tone error per image of (N, C, H, W) images in
+    [0, 1]: contrast about the image's mean (``U(contrast_range)``), then a
+    per-channel gain ``exp(U(±max_log_gain))`` and offset
+    ``U(±max_offset)``. Structure is kept; only colour and contrast move."""
+    count, channels = images.shape[:2]
+
+    def uniform(low, high, *shape):
+        return low + (high - low) * torch.rand(*shape, generator=generator)
+
+    contrast = uniform(*contrast_range, count, 1, 1, 1).to(images)
+    gain = uniform(-max_log_gain, max_log_gain, count, channels, 1,
+                   1).exp().to(images)
+    offset = uniform(-max_offset, max_offset, count, channels, 1,
+                     1).to(images)
+    mean = images.mean(dim=(1, 2, 3), keepdim=True)
+    return (((images - mean) * contrast + mean) * gain + offset).clamp(0, 1)
 
 
 def synthetic_pairs(num_samples: int,

@@ -167,3 +167,30 @@ def test_fitting_script_writes_loadable_weights(tmp_path):
     assert scores.shape == (1, 3) and torch.isfinite(scores).all()
     with pytest.raises(RuntimeError, match='members'):
         LearnedQualitySelector(str(out), members=5)
+
+
+def test_tone_shift_moves_colour_and_keeps_structure():
+    from dunseg.models.selectors.quality_data import (random_restorations,
+                                                      tone_shift)
+    torch.manual_seed(0)
+    clean = torch.rand(8, 3, 16, 16) * 0.6 + 0.2
+    degraded = (clean + 0.1 * torch.randn_like(clean)).clamp(0, 1)
+    shifted = tone_shift(clean, torch.Generator().manual_seed(1))
+    assert shifted.shape == clean.shape
+    assert 0 <= float(shifted.min()) and float(shifted.max()) <= 1
+    assert psnr(shifted, clean).max() < 40  # every image moved
+    # an affine change per channel: the structure correlates almost fully
+    for image, reference in zip(shifted, clean):
+        for channel, ref_channel in zip(image, reference):
+            corr = torch.corrcoef(torch.stack(
+                [channel.flatten(), ref_channel.flatten()]))[0, 1]
+            assert corr > 0.99
+    # probability 0 draws the generator exactly as before the option
+    plain = random_restorations(clean, degraded,
+                                torch.Generator().manual_seed(3))
+    same = random_restorations(clean, degraded,
+                               torch.Generator().manual_seed(3), 0.0)
+    every = random_restorations(clean, degraded,
+                                torch.Generator().manual_seed(3), 1.0)
+    assert torch.equal(plain, same)
+    assert not torch.equal(plain, every)
