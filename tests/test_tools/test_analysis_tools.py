@@ -372,11 +372,15 @@ def test_iterate_fidelity_of_an_identity_derun(untrained_nun, tmp_path):
     keys = {'input'} | {f'stage{k}/X_{k},{n}' for k in (1, 2)
                         for n in (1, 2)} | {'stage1/selected',
                                             'stage2/selected'}
-    for figures in results.values():
-        assert set(figures) == keys
+    # exact copies of the clean image (120 dB) are counted apart
+    copies = {f'stage{k}/selected/exact_copies' for k in (1, 2)}
+    assert set(results['SyntheticCOD']) == keys | copies
+    assert set(results['SyntheticCOD-haze-medium']) == keys
     # the identity leaves a clean image unchanged (the 120 dB MSE floor),
     # and a hazy one as hazy
-    assert all(v >= 119.9 for v in results['SyntheticCOD'].values())
+    clean = results['SyntheticCOD']
+    assert all(clean[k] >= 119.9 for k in keys)
+    assert clean['stage2/selected/exact_copies'] == 1.0
     haze = results['SyntheticCOD-haze-medium']
     assert 5 < haze['input'] < 30
     for key, value in haze.items():
@@ -403,6 +407,23 @@ def test_iterate_fidelity_drop_cues_removes_x2(untrained_nun, tmp_path):
     dropped = tool.main(
         [config, checkpoint, '--num-images', '2', '--drop-cues'])
     assert dropped['SyntheticCOD']['stage1/X_1,1'] >= 119.9
+
+
+def test_fidelity_summary_counts_exact_copies_apart():
+    tool = load_tool('nun_iterate_fidelity')
+    figures = tool.summarise({
+        'input': [120.0, 120.0, 120.0, 120.0],
+        'stage1/X_1,1': [20.0, 22.0, 24.0, 26.0],
+        'stage1/selected': [120.0, 22.0, 120.0, 26.0],
+        'stage2/selected': [20.0, 22.0, 24.0, 26.0],
+    })
+    assert figures['stage1/selected'] == pytest.approx(72.0)
+    assert figures['stage1/selected/exact_copies'] == 0.5
+    assert figures['stage1/selected/others'] == pytest.approx(24.0)
+    # only selections are split, and only when they hold copies
+    assert 'input/exact_copies' not in figures
+    assert 'stage2/selected/exact_copies' not in figures
+    assert figures['stage2/selected'] == pytest.approx(23.0)
 
 
 def test_colour_fit_removes_gain_and_offset_only():

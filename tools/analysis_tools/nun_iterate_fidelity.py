@@ -79,6 +79,10 @@ def drop_cues(model) -> List:
     return handles
 
 
+#: PSNR (dB) from which an image counts as an exact copy of its reference.
+EXACT_COPY_DB = 100.0
+
+
 def image_psnr(images: torch.Tensor, clean: torch.Tensor) -> torch.Tensor:
     """Per-image PSNR of the clamped images; uncapped, so an image equal to
     its reference scores 120 dB (the MSE floor of ``psnr``)."""
@@ -98,6 +102,23 @@ def colour_fit(images: torch.Tensor, clean: torch.Tensor) -> torch.Tensor:
     gain = torch.where(variance > 1e-12, covariance / variance.clamp_min(
         1e-12), torch.zeros_like(variance))
     return gain * centred + clean_mean
+
+
+def summarise(per_image: Dict[str, List[float]]) -> Dict[str, float]:
+    """Mean PSNR per key. With ``select_stage_input`` a stage may pass its
+    input on unchanged; on a clean set such exact copies score 120 dB and
+    dominate a mean in dB, so for the selections that hold some, their
+    share (``<key>/exact_copies``) and the mean of the other images
+    (``<key>/others``, when there are any) are added."""
+    figures = {key: sum(v) / len(v) for key, v in per_image.items()}
+    for key, values in per_image.items():
+        copies = [v for v in values if v >= EXACT_COPY_DB]
+        if copies and key.endswith('/selected'):
+            rest = [v for v in values if v < EXACT_COPY_DB]
+            figures[key + '/exact_copies'] = len(copies) / len(values)
+            if rest:
+                figures[key + '/others'] = sum(rest) / len(rest)
+    return figures
 
 
 @torch.no_grad()
@@ -135,7 +156,7 @@ def iterate_fidelity(model, dataset, num_images: int, batch_size: int,
                 add(f'stage{stage}/X_{stage},{first + i}',
                     score(state['iterates'][:, i], clean))
             add(f'stage{stage}/selected', score(state['image'], clean))
-    return {key: sum(v) / len(v) for key, v in sums.items()}
+    return summarise(sums)
 
 
 def format_table(results: Dict[str, dict]) -> str:
@@ -149,8 +170,16 @@ def format_table(results: Dict[str, dict]) -> str:
                 f'{k.split("/")[1]} {v:.2f}' for k, v in figures.items()
                 if k.startswith(stage + '/X_')
             ]
-            lines.append(f'  {stage}: {", ".join(iterates)}; selected '
-                         f'{figures[stage + "/selected"]:.2f}')
+            selected = stage + '/selected'
+            line = (f'  {stage}: {", ".join(iterates)}; selected '
+                    f'{figures[selected]:.2f}')
+            if selected + '/exact_copies' in figures:
+                share = 100 * figures[selected + '/exact_copies']
+                others = figures.get(selected + '/others')
+                line += f' ({share:.0f} % exact copies of the clean image'
+                line += (f', the others {others:.2f})'
+                         if others is not None else ')')
+            lines.append(line)
     return '\n'.join(lines)
 
 
