@@ -14,6 +14,11 @@ image::
     python tools/analysis_tools/selector_ranking.py
     python tools/analysis_tools/selector_ranking.py --weights my_net.pth \
         --num-images 80
+    python tools/analysis_tools/selector_ranking.py \
+        --input-aware dunseg/models/selectors/weights/input_aware_quality_net.pth
+
+``--input-aware`` adds an ``InputAwareQualitySelector`` (it also sees the
+degraded input, the ladder's first rung).
 
 Reported per selector (overall and per degradation): Spearman correlation of
 scores and PSNR over all candidates pooled, the mean within-image Spearman,
@@ -32,6 +37,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(
 import torch  # noqa: E402
 
 from dunseg.models.selectors import (DEFAULT_QUALITY_WEIGHTS,  # noqa: E402
+                                     InputAwareQualitySelector,
                                      LastSelector, LearnedQualitySelector,
                                      OracleSelector)
 from dunseg.models.selectors.quality_data import (  # noqa: E402
@@ -58,7 +64,11 @@ def evaluate(selectors: dict, data: dict, kinds, seed: int = 0) -> dict:
     names = data['degradations']
     results = {}
     for label, selector in selectors.items():
-        _, scores = selector(candidates, reference=clean)
+        if getattr(selector, 'needs_observation', False):
+            _, scores = selector(candidates, reference=clean,
+                                 observation=data['degraded'])
+        else:
+            _, scores = selector(candidates, reference=clean)
         rows = {'all': ranking_report(scores, quality, input_psnr)}
         for degradation in kinds:
             keep = torch.tensor([n == degradation for n in names])
@@ -76,7 +86,7 @@ def print_results(title: str, results: dict) -> None:
           f'{"oracle":>7} {"input":>7}')
     for label, rows in results.items():
         for subset, r in rows.items():
-            if label != 'learned' and subset != 'all':
+            if label not in ('learned', 'input_aware') and subset != 'all':
                 continue
             print(f'{label:<9} {subset:<11} {r["spearman_pooled"]:>10.3f} '
                   f'{r["spearman_per_image"]:>9.3f} {r["top1"]:>6.2f} '
@@ -94,6 +104,9 @@ def main():
     parser.add_argument('--cod-images', type=int, default=30,
                         help="held-out images per SyntheticCOD degradation "
                         "(NUN's settings); 0 skips them")
+    parser.add_argument('--input-aware', metavar='WEIGHTS',
+                        help='also score with InputAwareQualitySelector '
+                        'from this weight file')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--img-size', type=int, default=64)
     parser.add_argument('--json', help='also write the figures here')
@@ -102,6 +115,9 @@ def main():
         learned=LearnedQualitySelector(args.weights),
         last=LastSelector(),
         oracle=OracleSelector())
+    if args.input_aware:
+        selectors['input_aware'] = InputAwareQualitySelector(
+            args.input_aware)
     start = time.time()
     data = synthetic_pairs(args.num_images, split='test', seed=args.seed,
                            img_size=args.img_size)

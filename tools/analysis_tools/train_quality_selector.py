@@ -39,15 +39,25 @@ import torch.nn.functional as F  # noqa: E402
 
 from dunseg.engine.checkpoint import atomic_torch_save  # noqa: E402
 from dunseg.models.selectors.learned_quality import (  # noqa: E402
-    DEFAULT_QUALITY_WEIGHTS, PSNR_CENTRE, PSNR_SCALE, QualityFeatureNet,
-    image_quality_features)
+    DEFAULT_INPUT_AWARE_WEIGHTS, DEFAULT_QUALITY_WEIGHTS, PSNR_CENTRE,
+    PSNR_SCALE, QualityFeatureNet, image_quality_features,
+    pair_quality_features)
 from dunseg.models.selectors.quality_data import (  # noqa: E402
     psnr, random_restorations, synthetic_cod_pairs, synthetic_pairs)
 
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--out', default=DEFAULT_QUALITY_WEIGHTS)
+    parser.add_argument(
+        '--out', help='weight file; default: the one the selector loads '
+        'by default (DEFAULT_QUALITY_WEIGHTS, or with --with-observation '
+        'DEFAULT_INPUT_AWARE_WEIGHTS)')
+    parser.add_argument(
+        '--with-observation', action='store_true',
+        help='fit InputAwareQualitySelector: every candidate is scored '
+        'beside its degraded input (pair_quality_features), and '
+        '--input-share of the candidates are that input itself')
+    parser.add_argument('--input-share', type=float, default=0.15)
     parser.add_argument('--num-pairs', type=int, default=4000)
     parser.add_argument(
         '--cod-pairs', type=int, default=500,
@@ -125,11 +135,20 @@ def build_features(args):
         clean = torch.cat([clean, cod['clean']])
         degraded = torch.cat([degraded, cod['degraded']])
     generator = torch.Generator().manual_seed(args.seed)
+    observed = (image_quality_features(degraded)
+                if args.with_observation else None)
     feats, targets = [], []
     for _ in range(args.levels):
         images = random_restorations(clean, degraded, generator,
                                      args.tone_shift_prob)
-        feats.append(image_quality_features(images))
+        if args.with_observation:
+            keep_input = torch.rand(len(images),
+                                    generator=generator) < args.input_share
+            images = torch.where(keep_input.view(-1, 1, 1, 1), degraded,
+                                 images)
+            feats.append(pair_quality_features(images, degraded, observed))
+        else:
+            feats.append(image_quality_features(images))
         targets.append(psnr(images, clean, args.target_cap))
     # (G, L, F) and (G, L): the levels of one pair form a group
     return torch.stack(feats, 1), torch.stack(targets, 1)
@@ -144,7 +163,7 @@ def main():
     print(f'{feats.shape[0]} pairs x {feats.shape[1]} levels, '
           f'{feats.shape[2]} features in {time.time() - start:.0f} s; '
           f'target PSNR {targets.mean():.1f} +- {targets.std():.1f} dB')
-    net = QualityFeatureNet(args.hidden, args.members)
+    net = QualityFeatureNet(args.hidden, args.members, feats.shape[2])
     flat = feats.flatten(0, 1)
     net.feature_mean.copy_(flat.mean(0))
     net.feature_std.copy_(flat.std(0).clamp_min(1e-6))
@@ -154,6 +173,9 @@ def main():
             if hasattr(layer, 'reset_parameters'):
                 layer.reset_parameters()
         train_member(net, member, feats, targets, args, start)
+    if args.out is None:
+        args.out = (DEFAULT_INPUT_AWARE_WEIGHTS if args.with_observation
+                    else DEFAULT_QUALITY_WEIGHTS)
     os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
     atomic_torch_save(
         dict(state_dict=net.state_dict(),

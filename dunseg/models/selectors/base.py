@@ -10,6 +10,10 @@ image, and ``scores`` (B, S), higher = better. It runs under
 through it (NUN trains the chosen and the second-best restorations' effect
 through its consistency loss instead). ``reference`` (B, C, H, W), the clean
 image, is read only by full-reference selectors (the oracle).
+``observation`` (B, C, H, W), the degraded input, is passed to ``score``
+only by selectors that set ``needs_observation = True`` (reduced-reference
+ones, :class:`~dunseg.models.selectors.InputAwareQualitySelector`), so a
+selector written against the two-argument ``score`` keeps working.
 """
 from typing import Optional, Tuple
 
@@ -40,17 +44,26 @@ class BaseSelector(nn.Module):
     higher = better. Ties go to the *later* candidate (a further iterate),
     so a constant score selects the last one."""
 
+    #: True for selectors whose ``score`` also reads the degraded input
+    #: (``score(candidates, reference, observation)``).
+    needs_observation = False
+
     def score(self, candidates: torch.Tensor,
               reference: Optional[torch.Tensor] = None) -> torch.Tensor:
         raise NotImplementedError
 
     def forward(self,
                 candidates: torch.Tensor,
-                reference: Optional[torch.Tensor] = None
+                reference: Optional[torch.Tensor] = None,
+                observation: Optional[torch.Tensor] = None
                 ) -> Tuple[torch.Tensor, torch.Tensor]:
         check_candidates(candidates, type(self).__name__)
         with torch.no_grad():
-            scores = self.score(candidates, reference).float()
+            if self.needs_observation:
+                scores = self.score(candidates, reference, observation)
+            else:
+                scores = self.score(candidates, reference)
+            scores = scores.float()
         if scores.shape != candidates.shape[:2]:
             raise RuntimeError(
                 f'{type(self).__name__}.score returned shape '

@@ -131,6 +131,64 @@ def image_quality_features(images: torch.Tensor) -> torch.Tensor:
     return torch.cat(feats, 1)
 
 
+#: Statistics of a candidate with its degraded input: both images' 33
+#: and 9 comparisons (:func:`pair_quality_features`).
+NUM_PAIR_FEATURES = 2 * NUM_QUALITY_FEATURES + 9
+
+
+def pair_quality_features(candidates: torch.Tensor,
+                          observation: torch.Tensor,
+                          observation_features: Optional[torch.Tensor] = None
+                          ) -> torch.Tensor:
+    """Statistics of (N, 3, H, W) candidates beside their degraded input
+    ``observation`` (N, 3, H, W): the candidate's 33, the input's 33 and
+    how far the candidate moved from the input:
+
+    - per-channel mean difference and log std ratio (6): the global colour
+      and contrast correction applied;
+    - PSNR between candidate and input at full resolution and after 4×
+      average pooling (2): how much changed, and how much of it is
+      low-frequency;
+    - log ratio of mean gradient magnitudes (1): sharpened or smoothed.
+
+    A no-reference score cannot tell a scene that needed a colour
+    correction from one that did not; the input's own statistics (dark,
+    hazy, soft) say which correction it needed, so a candidate that moved
+    a mildly degraded input far can be scored down.
+    ``observation_features`` (N, 33) may be passed when computed once.
+    """
+    if candidates.shape != observation.shape:
+        raise ValueError('pair_quality_features: candidates '
+                         f'{tuple(candidates.shape)} and observation '
+                         f'{tuple(observation.shape)} differ in shape')
+    x = candidates.float().clamp(0, 1)
+    y = observation.float().clamp(0, 1)
+    if observation_features is None:
+        observation_features = image_quality_features(y)
+    mean_shift = x.mean((2, 3)) - y.mean((2, 3))
+    std_ratio = torch.log((x.std((2, 3)) + 1e-3) / (y.std((2, 3)) + 1e-3))
+
+    def closeness(a, b):
+        mse = (a - b).pow(2).mean((1, 2, 3))
+        return -10 * torch.log10(mse + 1e-6)
+
+    def gradient(a):
+        grey = a.mean(1)
+        return ((grey[:, :, 1:] - grey[:, :, :-1]).abs().mean((1, 2)) +
+                (grey[:, 1:] - grey[:, :-1]).abs().mean((1, 2)))
+
+    compare = torch.cat([
+        mean_shift, std_ratio,
+        torch.stack([
+            closeness(x, y),
+            closeness(F.avg_pool2d(x, 4), F.avg_pool2d(y, 4)),
+            torch.log((gradient(x) + 1e-4) / (gradient(y) + 1e-4))
+        ], 1)
+    ], 1)
+    return torch.cat([image_quality_features(x), observation_features,
+                      compare], 1)
+
+
 class QualityFeatureNet(nn.Module):
     """Standardised :func:`image_quality_features` -> MLPs -> PSNR (dB).
 
@@ -143,17 +201,21 @@ class QualityFeatureNet(nn.Module):
     Args:
         hidden (int): MLP width.
         members (int): ensemble size.
+        in_features (int): statistics per candidate (33 for one image,
+            :data:`NUM_PAIR_FEATURES` for a candidate with its degraded
+            input).
     """
 
-    def __init__(self, hidden: int = 64, members: int = 5) -> None:
+    def __init__(self, hidden: int = 64, members: int = 5,
+                 in_features: int = NUM_QUALITY_FEATURES) -> None:
         super().__init__()
         self.hidden = int(hidden)
-        self.register_buffer('feature_mean',
-                             torch.zeros(NUM_QUALITY_FEATURES))
-        self.register_buffer('feature_std', torch.ones(NUM_QUALITY_FEATURES))
+        self.in_features = int(in_features)
+        self.register_buffer('feature_mean', torch.zeros(self.in_features))
+        self.register_buffer('feature_std', torch.ones(self.in_features))
         self.mlps = nn.ModuleList(
             nn.Sequential(
-                nn.Linear(NUM_QUALITY_FEATURES, hidden), nn.GELU(),
+                nn.Linear(self.in_features, hidden), nn.GELU(),
                 nn.Linear(hidden, hidden), nn.GELU(), nn.Linear(hidden, 1))
             for _ in range(int(members)))
 
@@ -189,28 +251,10 @@ class LearnedQualitySelector(BaseSelector):
                  members: int = 5,
                  chunk: int = 64) -> None:
         super().__init__()
-        if weights is None or not osp.isfile(osp.expanduser(str(weights))):
-            raise FileNotFoundError(
-                f'LearnedQualitySelector: weight file {weights!r} does not '
-                'exist (an untrained scorer ranks nothing). The default '
-                'ships in dunseg/models/selectors/weights/; recreate it with '
-                'python tools/analysis_tools/train_quality_selector.py')
-        self.net = QualityFeatureNet(hidden, members)
-        from dunseg.engine.checkpoint import load_weights_only
-        ckpt = load_weights_only(osp.expanduser(weights), map_location='cpu')
-        state = ckpt.get('state_dict', ckpt)
-        try:
-            self.net.load_state_dict(state, strict=True)
-        except RuntimeError as err:
-            raise RuntimeError(
-                f'{weights}: not a QualityFeatureNet(hidden={hidden}, '
-                f'members={members}) state dict '
-                f'({str(err).splitlines()[0]}); check hidden/members') from err
+        self.net = load_quality_net(weights, hidden, members,
+                                    NUM_QUALITY_FEATURES, type(self).__name__)
         self.weights = weights
         self.chunk = int(chunk)
-        self.net.eval()
-        for param in self.net.parameters():
-            param.requires_grad_(False)
 
     def score(self, candidates: torch.Tensor,
               reference: Optional[torch.Tensor] = None) -> torch.Tensor:
@@ -225,7 +269,104 @@ class LearnedQualitySelector(BaseSelector):
         return scores.view(batch, steps)
 
 
+def load_quality_net(weights: Optional[str], hidden: int, members: int,
+                     in_features: int, who: str) -> QualityFeatureNet:
+    """A frozen :class:`QualityFeatureNet` from a local weight file, with
+    errors that name the file and the fix."""
+    if weights is None or not osp.isfile(osp.expanduser(str(weights))):
+        raise FileNotFoundError(
+            f'{who}: weight file {weights!r} does not exist (an untrained '
+            'scorer ranks nothing). Create it with python '
+            'tools/analysis_tools/train_quality_selector.py'
+            + (' --with-observation' if in_features == NUM_PAIR_FEATURES
+               else ' (the default ships in dunseg/models/selectors/'
+               'weights/)'))
+    net = QualityFeatureNet(hidden, members, in_features)
+    from dunseg.engine.checkpoint import load_weights_only
+    ckpt = load_weights_only(osp.expanduser(weights), map_location='cpu')
+    state = ckpt.get('state_dict', ckpt)
+    try:
+        net.load_state_dict(state, strict=True)
+    except RuntimeError as err:
+        raise RuntimeError(
+            f'{weights}: not a QualityFeatureNet(hidden={hidden}, '
+            f'members={members}, in_features={in_features}) state dict '
+            f'({" ".join(str(err).split())[:300]}); check hidden/members, '
+            f'and that the file was written for {who}') from err
+    net.eval()
+    for param in net.parameters():
+        param.requires_grad_(False)
+    return net
+
+
+DEFAULT_INPUT_AWARE_WEIGHTS = osp.join(
+    osp.dirname(osp.abspath(__file__)), 'weights',
+    'input_aware_quality_net.pth')
+
+
+@MODELS.register_module()
+class InputAwareQualitySelector(BaseSelector):
+    """Scores each candidate from its own statistics *and* the degraded
+    input it was restored from (:func:`pair_quality_features`), so it can
+    prefer the input, or a candidate close to it, when the input was only
+    mildly degraded. A departure from NUN, whose IQA selectors see the
+    candidate alone; it pairs with ``NUN(select_stage_input=True)``,
+    which makes the stage's input a candidate.
+
+    Why: a no-reference score rates a trained DeRUN's colour-shifted
+    restorations of a low-resolution scene above the soft input
+    (``configs/nun/README.md``); the oracle keeps the input there.
+
+    Args:
+        weights (str): local weight file written by
+            ``tools/analysis_tools/train_quality_selector.py
+            --with-observation``.
+        hidden (int), members (int): must match the weights.
+        chunk (int): candidates scored per call (memory bound).
+    """
+    needs_observation = True
+
+    def __init__(self,
+                 weights: Optional[str] = DEFAULT_INPUT_AWARE_WEIGHTS,
+                 hidden: int = 64,
+                 members: int = 5,
+                 chunk: int = 64) -> None:
+        super().__init__()
+        self.net = load_quality_net(weights, hidden, members,
+                                    NUM_PAIR_FEATURES, type(self).__name__)
+        self.weights = weights
+        self.chunk = int(chunk)
+
+    def score(self, candidates: torch.Tensor,
+              reference: Optional[torch.Tensor] = None,
+              observation: Optional[torch.Tensor] = None) -> torch.Tensor:
+        batch, steps = candidates.shape[:2]
+        if observation is None or observation.shape != (
+                batch, *candidates.shape[2:]):
+            raise ValueError(
+                f'{type(self).__name__}: needs the degraded input of each '
+                f'sample, shape {(batch, *candidates.shape[2:])}, got '
+                f'{None if observation is None else tuple(observation.shape)}')
+        if candidates.shape[2] == 1:
+            candidates = candidates.expand(-1, -1, 3, -1, -1)
+            observation = observation.expand(-1, 3, -1, -1)
+        observed = image_quality_features(observation)
+        flat = candidates.flatten(0, 1)
+        flat_obs = observation[:, None].expand_as(candidates).flatten(0, 1)
+        flat_feats = observed[:, None].expand(-1, steps, -1).flatten(0, 1)
+        scores = torch.cat([
+            self.net.forward_features(
+                pair_quality_features(flat[i:i + self.chunk],
+                                      flat_obs[i:i + self.chunk],
+                                      flat_feats[i:i + self.chunk]))
+            for i in range(0, len(flat), self.chunk)
+        ])
+        return scores.view(batch, steps)
+
+
 __all__ = [
     'QualityFeatureNet', 'LearnedQualitySelector', 'DEFAULT_QUALITY_WEIGHTS',
-    'image_quality_features', 'NUM_QUALITY_FEATURES'
+    'image_quality_features', 'NUM_QUALITY_FEATURES',
+    'InputAwareQualitySelector', 'DEFAULT_INPUT_AWARE_WEIGHTS',
+    'pair_quality_features', 'NUM_PAIR_FEATURES', 'load_quality_net'
 ]

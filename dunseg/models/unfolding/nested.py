@@ -577,6 +577,9 @@ class NUN(BaseModule):
                 scores = torch.arange(
                     len(iterates), dtype=image.dtype,
                     device=image.device).expand(len(image), -1)
+            elif getattr(selector, 'needs_observation', False):
+                index, scores = selector(candidates.detach(), reference,
+                                         observation=image)
             else:
                 index, scores = selector(candidates.detach(), reference)
             if len(iterates) > 1:

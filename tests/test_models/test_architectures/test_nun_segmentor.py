@@ -199,3 +199,40 @@ def test_selecting_the_stage_input_keeps_an_image_restoration_would_worsen(
         assert kept == select_stage_input
         if select_stage_input:
             assert sample.selected_iterates == [0, 0]
+
+
+def test_a_selector_that_needs_the_degraded_input_is_given_it():
+    """Selectors with ``needs_observation`` score each stage's candidates
+    beside Y (InputAwareQualitySelector); the others keep the two-argument
+    call."""
+    from dunseg.models.selectors import BaseSelector
+
+    class PreferClosestToInput(BaseSelector):
+        needs_observation = True
+
+        def __init__(self):
+            super().__init__()
+            self.seen = []
+
+        def score(self, candidates, reference=None, observation=None):
+            self.seen.append(observation.clone())
+            return -(candidates - observation[:, None]).pow(2).flatten(
+                2).mean(-1)
+
+    model = _model(return_stages=True)
+    model.backbone.select_stage_input = True
+    model.selector = PreferClosestToInput()
+    torch.manual_seed(2)
+    for derun in model.backbone.inner:
+        for iteration in derun.iterations:
+            torch.nn.init.normal_(iteration.x1[-1].weight, std=0.1)
+    model.eval()
+    inputs, samples = _batch()
+    out = model.predict(inputs, samples)
+    assert len(model.selector.seen) == 2  # one call per stage
+    for seen in model.selector.seen:
+        torch.testing.assert_close(seen, inputs)
+    # closest to Y is Y itself, offered as the stage input
+    for sample, image in zip(out, inputs):
+        assert sample.selected_iterates == [0, 0]
+        assert torch.equal(sample.pred_image.data, image)

@@ -167,6 +167,59 @@ def test_fitting_script_writes_loadable_weights(tmp_path):
     assert scores.shape == (1, 3) and torch.isfinite(scores).all()
     with pytest.raises(RuntimeError, match='members'):
         LearnedQualitySelector(str(out), members=5)
+    # --with-observation fits the input-aware selector
+    from dunseg.models.selectors import InputAwareQualitySelector
+    paired = tmp_path / 'paired.pth'
+    result = subprocess.run([
+        sys.executable,
+        osp.join(root, 'tools', 'analysis_tools',
+                 'train_quality_selector.py'), '--num-pairs', '16',
+        '--cod-pairs', '2', '--levels', '2', '--steps', '20', '--members',
+        '2', '--with-observation', '--tone-shift-prob', '0.5', '--out',
+        str(paired)
+    ], capture_output=True, text=True, cwd=root)
+    assert result.returncode == 0, result.stderr
+    selector = InputAwareQualitySelector(str(paired), members=2)
+    _, scores = selector(torch.rand(1, 3, 3, 32, 32),
+                         observation=torch.rand(1, 3, 32, 32))
+    assert scores.shape == (1, 3) and torch.isfinite(scores).all()
+
+
+def test_input_aware_selector_contract(tmp_path):
+    """InputAwareQualitySelector scores candidates beside the degraded
+    input; without it, or from a no-reference weight file, it says so."""
+    from dunseg.models.selectors import (InputAwareQualitySelector,
+                                         QualityFeatureNet,
+                                         pair_quality_features)
+    from dunseg.models.selectors.learned_quality import NUM_PAIR_FEATURES
+    torch.manual_seed(0)
+    net = QualityFeatureNet(hidden=8, members=2,
+                            in_features=NUM_PAIR_FEATURES)
+    weights = str(tmp_path / 'pair.pth')
+    torch.save(dict(state_dict=net.state_dict()), weights)
+    selector = InputAwareQualitySelector(weights, hidden=8, members=2)
+    assert selector.needs_observation
+    candidates = torch.rand(2, 3, 3, 32, 32)
+    observation = torch.rand(2, 3, 32, 32)
+    index, scores = selector(candidates, observation=observation)
+    assert index.shape == (2, ) and scores.shape == (2, 3)
+    # the scores depend on the input the candidates came from
+    _, other = selector(candidates, observation=observation.flip(-1))
+    assert not torch.allclose(scores, other)
+    # features: a candidate equal to its input has not moved at all
+    feats = pair_quality_features(observation, observation)
+    assert feats.shape == (2, NUM_PAIR_FEATURES)
+    torch.testing.assert_close(feats[:, :33], feats[:, 33:66])
+    torch.testing.assert_close(feats[:, 66:72], torch.zeros(2, 6))
+    with pytest.raises(ValueError, match='degraded input'):
+        selector(candidates)
+    with pytest.raises(ValueError, match='differ in shape'):
+        pair_quality_features(candidates[:, 0], observation[:1])
+    with pytest.raises(RuntimeError, match='in_features=75'):
+        InputAwareQualitySelector(
+            'dunseg/models/selectors/weights/quality_feature_net.pth')
+    with pytest.raises(FileNotFoundError, match='--with-observation'):
+        InputAwareQualitySelector(str(tmp_path / 'none.pth'))
 
 
 def test_tone_shift_moves_colour_and_keeps_structure():
