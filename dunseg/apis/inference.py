@@ -57,7 +57,8 @@ def init_model(config: Union[str, Path, Config],
         model.init_weights()
     else:
         ckpt = load_weights_only(checkpoint, map_location='cpu')
-        load_model_weights(model, ckpt, checkpoint, strict=strict)
+        load_model_weights(model, ckpt, checkpoint, strict=strict,
+                           keep_built=config.get('keep_built_weights', ()))
         meta = ckpt.get('meta', {}) if isinstance(ckpt, dict) else {}
         if 'dataset_meta' in meta:
             model.dataset_meta = meta['dataset_meta']

@@ -17,6 +17,7 @@ import os.path as osp
 import pickle
 import re
 import warnings
+from collections import OrderedDict
 from typing import Any, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -301,15 +302,19 @@ def _checkpoint_origin(checkpoint: dict) -> str:
 
 def check_state_dict_matches(model: torch.nn.Module, state_dict: dict,
                              source: str, checkpoint: Optional[dict] = None,
-                             max_listed: int = 5) -> None:
-    """Raise unless ``state_dict`` has exactly the model's keys and shapes.
+                             max_listed: int = 5,
+                             keep_built: Sequence[str] = ()) -> None:
+    """Raise unless ``state_dict`` has exactly the model's keys and shapes
+    (those under the ``keep_built`` prefixes, ending in '.', aside).
 
     Raises:
         CheckpointMismatchError: listing up to ``max_listed`` missing,
             unexpected and mis-shaped keys with their counts, where the
             checkpoint comes from and how to load it anyway.
     """
-    expected = model.state_dict()
+    prefixes = tuple(keep_built)
+    expected = {k: v for k, v in model.state_dict().items()
+                if not (prefixes and k.startswith(prefixes))}
     missing = [k for k in expected if k not in state_dict]
     unexpected = [k for k in state_dict if k not in expected]
     mis_shaped = [
@@ -349,7 +354,8 @@ def load_model_weights(model: torch.nn.Module,
                        strict: bool = True,
                        revise_keys: Sequence[Tuple[str, str]] = (
                            (r'^module\.', ''), ),
-                       logger=None) -> dict:
+                       logger=None,
+                       keep_built: Sequence[str] = ()) -> dict:
     """Load a checkpoint dict's weights into ``model``.
 
     With ``strict`` (the default everywhere dunseg loads a whole model:
@@ -357,6 +363,14 @@ def load_model_weights(model: torch.nn.Module,
     unexpected or mis-shaped key is a :class:`CheckpointMismatchError`
     before a single weight is copied. ``strict=False`` loads what matches
     and logs the rest (MMEngine's behaviour), for deliberate partial loads.
+
+    ``keep_built`` names submodules (state-dict prefixes such as
+    ``'selector'``) that keep the weights they were built with: their keys
+    in the checkpoint are dropped and not required, everything else is
+    loaded as ``strict`` says. It is how a trained NUN is tested with
+    another selector's weight file (config key ``keep_built_weights``); a
+    plain ``strict=False`` would still copy the old selector's tensors
+    wherever the shapes happen to agree.
     """
     from mmengine.runner.checkpoint import _load_checkpoint_to_model
     if not isinstance(checkpoint, dict):
@@ -367,8 +381,25 @@ def load_model_weights(model: torch.nn.Module,
     for pattern, replacement in revise_keys:
         revised = {re.sub(pattern, replacement, k): v
                    for k, v in revised.items()}
+    prefixes = tuple(str(p).rstrip('.') + '.' for p in keep_built)
+    if prefixes:
+        unknown = [p[:-1] for p in prefixes if not any(
+            k.startswith(p) for k in model.state_dict())]
+        if unknown:
+            raise KeyError(
+                f'keep_built_weights: {unknown} name no submodule with '
+                f'weights of {type(model).__name__}; use state-dict '
+                "prefixes such as 'selector'")
+        kept = OrderedDict((k, v) for k, v in revised.items()
+                           if not k.startswith(prefixes))
+        # the keys are revised already; MMEngine reads the metadata
+        kept._metadata = getattr(state_dict, '_metadata', OrderedDict())
+        revised = kept
+        checkpoint = dict(checkpoint, state_dict=revised)
+        revise_keys = ()
     if strict:
-        check_state_dict_matches(model, revised, source, checkpoint)
+        check_state_dict_matches(model, revised, source, checkpoint,
+                                 keep_built=prefixes)
     return _load_checkpoint_to_model(
         model, checkpoint, strict=False, logger=logger,
         revise_keys=list(revise_keys))

@@ -90,7 +90,9 @@ class DunSegRunner(Runner):
     - Whole-model loads (``load_from``, resume) are strict: a checkpoint
       whose keys or shapes differ from the model is an error naming a few
       of them (``load_strict=False`` in the config allows a deliberate
-      partial load).
+      partial load; ``keep_built_weights=('selector', )`` keeps the
+      weights those submodules were built with, e.g. another selector's
+      weight file for a trained NUN).
     - Nothing is lost by a kill: ``CheckpointHook`` becomes
       :class:`~dunseg.engine.hooks.DunSegCheckpointHook` (rotation deletes
       only after the new checkpoint is complete, ``last_checkpoint`` is
@@ -229,7 +231,9 @@ class DunSegRunner(Runner):
         model = self.model.module if is_model_wrapper(
             self.model) else self.model
         load_model_weights(model, checkpoint, filename, strict=strict,
-                           revise_keys=revise_keys, logger=self.logger)
+                           revise_keys=revise_keys, logger=self.logger,
+                           keep_built=self.cfg.get('keep_built_weights',
+                                                   ()))
         self._has_loaded = True
         self.logger.info(f'Load checkpoint from {filename}')
         return checkpoint

@@ -14,7 +14,8 @@ RUNNER_KEYS = (
     'tta_model', 'tta_pipeline', 'train_pipeline', 'test_pipeline',
     'val_pipeline', 'dataset_type', 'data_root', 'compile', 'strategy',
     # read by DunSegRunner
-    'load_strict', 'resume_if_possible', 'find_unused_parameters')
+    'load_strict', 'keep_built_weights', 'resume_if_possible',
+    'find_unused_parameters')
 
 
 def check_config(cfg: Config, path: str = '<config>') -> None:

@@ -47,7 +47,8 @@ def test_official_recipe_settings():
     'nun-tiny-implicit_synthetic-cod.py', 'nun-tiny-last_synthetic-cod.py',
     'nun-tiny-paperloss_synthetic-cod.py',
     'nun-tiny-paperloss-ual_synthetic-cod.py', 'nun-tiny-rec1_synthetic-cod.py',
-    'nun-tiny-psnrloss_synthetic-cod.py'
+    'nun-tiny-psnrloss_synthetic-cod.py',
+    'nun-tiny-input-aware_synthetic-cod.py'
 ])
 def test_nun_tiny_configs_train_with_the_run_tiny_degraded_recipe(name):
     """NUN's central claim compares NUN-tiny with RUN-tiny on the same data,

@@ -120,6 +120,42 @@ def test_strict_load_copies_nothing_and_partial_load_is_explicit():
     load_model_weights(_net(), dict(state_dict=ddp), 'ddp.pth')
 
 
+def test_keep_built_weights_loads_all_but_the_named_submodules():
+    """A trained model tested with another selector's weight file: the
+    selector keeps what it was built with, everything else is loaded
+    strictly, even where the old selector's shapes would fit."""
+
+    def build(seed):
+        torch.manual_seed(seed)
+        return torch.nn.ModuleDict(
+            dict(body=torch.nn.Linear(3, 3),
+                 selector=torch.nn.Sequential(torch.nn.Linear(4, 2),
+                                              torch.nn.Linear(2, 1))))
+
+    trained, fresh = build(0), build(1)
+    state = {f'module.{k}': v for k, v in trained.state_dict().items()}
+    selector_before = {k: v.clone()
+                       for k, v in fresh.selector.state_dict().items()}
+    load_model_weights(fresh, dict(state_dict=state), 'nun.pth',
+                       keep_built=('selector', ))
+    assert torch.equal(fresh.body.weight, trained.body.weight)
+    for key, value in fresh.selector.state_dict().items():
+        assert torch.equal(value, selector_before[key]), key
+    # a checkpoint without the selector loads strictly too
+    no_selector = {k: v for k, v in trained.state_dict().items()
+                   if not k.startswith('selector.')}
+    load_model_weights(build(2), dict(state_dict=no_selector), 'n.pth',
+                       keep_built=['selector'])
+    # the rest is still checked
+    del no_selector['body.bias']
+    with pytest.raises(CheckpointMismatchError, match='body.bias'):
+        load_model_weights(build(2), dict(state_dict=no_selector), 'n.pth',
+                           keep_built=['selector'])
+    with pytest.raises(KeyError, match="'selectr'"):
+        load_model_weights(build(2), dict(state_dict=state), 'n.pth',
+                           keep_built=['selectr'])
+
+
 # ------------------------------------------------ resumable checkpoints
 def _training_checkpoint(path, value=1.0):
     torch.save(dict(state_dict={'w': torch.full((2, ), value)},

@@ -26,8 +26,8 @@ from typing import Dict, List
 import torch
 from mmengine.config import Config, DictAction
 from mmengine.dataset import ConcatDataset
-from mmengine.runner import load_checkpoint
 
+from dunseg.engine.checkpoint import load_model_weights, load_weights_only
 from dunseg.models.selectors.quality_data import psnr
 from dunseg.registry import DATASETS, MODELS
 from dunseg.utils import register_all_modules
@@ -195,8 +195,9 @@ def main(argv=None):
         raise TypeError(f'{args.config}: the model is a '
                         f'{type(model).__name__}; this tool reads the DeRUN '
                         'iterates of a NUNSegmentor')
-    load_checkpoint(model, args.checkpoint, map_location='cpu',
-                    strict=True, logger='silent')
+    load_model_weights(model, load_weights_only(args.checkpoint, 'cpu'),
+                       args.checkpoint,
+                       keep_built=cfg.get('keep_built_weights', ()))
     model.eval()
     if args.drop_cues:
         drop_cues(model)
