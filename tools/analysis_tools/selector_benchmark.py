@@ -72,13 +72,15 @@ def main():
 
     from mmengine.config import Config
 
-    from dunseg.models.selectors import (LastSelector, LearnedQualitySelector,
+    from dunseg.models.selectors import (InputAwareQualitySelector,
+                                         LastSelector, LearnedQualitySelector,
                                          OracleSelector, PyIQASelector)
     from dunseg.registry import MODELS
     reference_model = build_reference(args.reference_config)
     selectors = dict(
         last=LastSelector(), oracle=OracleSelector(),
-        learned=LearnedQualitySelector())
+        learned=LearnedQualitySelector(),
+        input_aware=InputAwareQualitySelector())
     if args.pyiqa:
         for metric in ('topiq_nr', 'musiq'):
             selectors[metric] = PyIQASelector(
@@ -103,8 +105,10 @@ def main():
         print(f'{size:>5} {"tiny DA-CLIP":<12} {daclip_ms:>12.2f} '
               f'{daclip_ms / ref_ms:>9.3f}')
         for label, selector in selectors.items():
-            ms = median_ms(lambda: selector(candidates, reference=image[0:1]),
-                           args.repeat) / args.candidates
+            ms = median_ms(
+                lambda: selector(candidates, reference=image[0:1],
+                                 observation=image[0:1]),
+                args.repeat) / args.candidates
             print(f'{size:>5} {label:<12} {ms:>12.3f} {ms / ref_ms:>9.3f}')
 
 

@@ -1,11 +1,22 @@
-"""Fit the offline selector's QualityFeatureNet on the embedded data.
+"""Fit the offline selectors' QualityFeatureNet on the embedded data.
 
 Writes ``dunseg/models/selectors/weights/quality_feature_net.pth`` (the file
-``LearnedQualitySelector`` loads by default) unless ``--out`` says otherwise::
+``LearnedQualitySelector`` loads by default), or with ``--with-observation``
+``input_aware_quality_net.pth`` (``InputAwareQualitySelector``'s), unless
+``--out`` says otherwise::
 
-    python tools/analysis_tools/train_quality_selector.py      # ~9 min, 1 core
+    python tools/analysis_tools/train_quality_selector.py      # ~5 min, 1 core
+    python tools/analysis_tools/train_quality_selector.py --with-observation \
+        --tone-shift-prob 0.3 --clean-share 0.15      # the shipped input-aware
     python tools/analysis_tools/train_quality_selector.py --num-pairs 200 \
         --steps 200 --out /tmp/quick.pth                        # smoke test
+
+``--with-observation`` scores every candidate beside its degraded input
+(``pair_quality_features``) and makes ``--input-share`` of the candidates
+that input itself; ``--tone-shift-prob`` gives that share of the
+candidates a random global colour and contrast error
+(``quality_data.tone_shift``), the way a trained DeRUN misses;
+``--clean-share`` of the pairs have the clean image as their input.
 
 Data: ``--num-pairs`` (clean, degraded) 64 px images of the *train* split of
 ``SyntheticDegradationDataset`` (every embedded degradation: noise σ
@@ -58,6 +69,11 @@ def parse_args():
         'beside its degraded input (pair_quality_features), and '
         '--input-share of the candidates are that input itself')
     parser.add_argument('--input-share', type=float, default=0.15)
+    parser.add_argument(
+        '--clean-share', type=float, default=0.0,
+        help='share of the pairs whose "degraded" image is the clean one '
+        '(NUN-tiny trains and tests on clean scenes too, where the best '
+        'candidate is the unchanged input)')
     parser.add_argument('--num-pairs', type=int, default=4000)
     parser.add_argument(
         '--cod-pairs', type=int, default=500,
@@ -135,6 +151,11 @@ def build_features(args):
         clean = torch.cat([clean, cod['clean']])
         degraded = torch.cat([degraded, cod['degraded']])
     generator = torch.Generator().manual_seed(args.seed)
+    if args.clean_share > 0:
+        clean_input = torch.rand(len(clean),
+                                 generator=generator) < args.clean_share
+        degraded = torch.where(clean_input.view(-1, 1, 1, 1), clean,
+                               degraded)
     observed = (image_quality_features(degraded)
                 if args.with_observation else None)
     feats, targets = [], []

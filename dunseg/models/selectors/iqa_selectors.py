@@ -253,6 +253,9 @@ class CombinedIQASelector(BaseSelector):
             for s in selectors
         ]
         self.selectors = nn.ModuleList(built)
+        # the degraded input reaches the parts that read it
+        self.needs_observation = any(
+            getattr(s, 'needs_observation', False) for s in built)
         self.normalize = normalize
         weights = [1.0] * len(built) if weights is None else list(weights)
         if len(weights) != len(built):
@@ -263,20 +266,29 @@ class CombinedIQASelector(BaseSelector):
                              persistent=False)
 
     def component_scores(self, candidates: torch.Tensor,
-                         reference: Optional[torch.Tensor] = None
+                         reference: Optional[torch.Tensor] = None,
+                         observation: Optional[torch.Tensor] = None
                          ) -> Dict[str, torch.Tensor]:
         """Raw (B, S) scores of every component, by class name + index."""
+
+        def raw(selector):
+            if getattr(selector, 'needs_observation', False):
+                return selector.score(candidates, reference, observation)
+            return selector.score(candidates, reference)
+
         return {
-            f'{type(s).__name__}.{i}': s.score(candidates, reference).float()
+            f'{type(s).__name__}.{i}': raw(s).float()
             for i, s in enumerate(self.selectors)
         }
 
     def score(self, candidates: torch.Tensor,
-              reference: Optional[torch.Tensor] = None) -> torch.Tensor:
+              reference: Optional[torch.Tensor] = None,
+              observation: Optional[torch.Tensor] = None) -> torch.Tensor:
         total = torch.zeros(candidates.shape[:2], device=candidates.device)
         for weight, raw in zip(self.weights,
-                               self.component_scores(candidates,
-                                                     reference).values()):
+                               self.component_scores(
+                                   candidates, reference,
+                                   observation).values()):
             total = total + weight.to(total.device) * normalise_scores(
                 raw.to(total.device), self.normalize)
         return total

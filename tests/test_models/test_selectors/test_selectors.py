@@ -240,6 +240,13 @@ def test_input_aware_selector_contract(tmp_path):
     torch.testing.assert_close(feats[:, 66:72], torch.zeros(2, 6))
     with pytest.raises(ValueError, match='degraded input'):
         selector(candidates)
+    # inside a combination the input still reaches it
+    combined = CombinedIQASelector(
+        [selector, FixedScorer([[0.0, 1.0, 2.0], [2.0, 1.0, 0.0]])])
+    assert combined.needs_observation
+    _, mixed = combined(candidates, observation=observation)
+    assert mixed.shape == (2, 3)
+    assert not CombinedIQASelector([LastSelector()]).needs_observation
     with pytest.raises(ValueError, match='differ in shape'):
         pair_quality_features(candidates[:, 0], observation[:1])
     with pytest.raises(RuntimeError, match='in_features=75'):
