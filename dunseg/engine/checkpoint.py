@@ -383,12 +383,16 @@ def load_model_weights(model: torch.nn.Module,
                    for k, v in revised.items()}
     prefixes = tuple(str(p).rstrip('.') + '.' for p in keep_built)
     if prefixes:
+        # a prefix the model has no weights under is fine when the
+        # checkpoint has (a weightless selector replacing a learned one);
+        # one that neither has is a typo
         unknown = [p[:-1] for p in prefixes if not any(
-            k.startswith(p) for k in model.state_dict())]
+            k.startswith(p) for k in list(model.state_dict()) +
+            list(revised))]
         if unknown:
             raise KeyError(
-                f'keep_built_weights: {unknown} name no submodule with '
-                f'weights of {type(model).__name__}; use state-dict '
+                f'keep_built_weights: {unknown} name no weights of '
+                f'{type(model).__name__} or of {source}; use state-dict '
                 "prefixes such as 'selector'")
         kept = OrderedDict((k, v) for k, v in revised.items()
                            if not k.startswith(prefixes))

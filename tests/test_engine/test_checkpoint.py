@@ -151,6 +151,12 @@ def test_keep_built_weights_loads_all_but_the_named_submodules():
     with pytest.raises(CheckpointMismatchError, match='body.bias'):
         load_model_weights(build(2), dict(state_dict=no_selector), 'n.pth',
                            keep_built=['selector'])
+    # a weightless selector in place of the checkpoint's learned one
+    weightless = torch.nn.ModuleDict(dict(body=torch.nn.Linear(3, 3),
+                                          selector=torch.nn.Identity()))
+    load_model_weights(weightless, dict(state_dict=state), 'nun.pth',
+                       keep_built=['selector'])
+    assert torch.equal(weightless.body.weight, trained.body.weight)
     with pytest.raises(KeyError, match="'selectr'"):
         load_model_weights(build(2), dict(state_dict=state), 'n.pth',
                            keep_built=['selectr'])

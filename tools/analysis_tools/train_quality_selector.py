@@ -7,7 +7,7 @@ Writes ``dunseg/models/selectors/weights/quality_feature_net.pth`` (the file
 
     python tools/analysis_tools/train_quality_selector.py      # ~5 min, 1 core
     python tools/analysis_tools/train_quality_selector.py --with-observation \
-        --tone-shift-prob 0.3 --clean-share 0.15      # the shipped input-aware
+        --tone-shift-prob 0.3                         # the shipped input-aware
     python tools/analysis_tools/train_quality_selector.py --num-pairs 200 \
         --steps 200 --out /tmp/quick.pth                        # smoke test
 
