@@ -26,6 +26,12 @@ hand-made statistics make the ranking easy to learn (figures in
 ``tools/analysis_tools/selector_ranking.py``). The model knows only the
 embedded degradations; for other data retrain it with the script or use the
 pyiqa selectors.
+
+:class:`InputAwareQualitySelector` is its reduced-reference sibling (a
+departure from NUN): the same regression from the candidate's statistics,
+the degraded input's and how far the candidate moved from it
+(:func:`pair_quality_features`), so it can keep a mildly degraded input
+that a trained DUN would only shift in colour.
 """
 import math
 import os.path as osp
