@@ -180,15 +180,19 @@ def test_fitting_script_writes_loadable_weights(tmp_path):
     import subprocess
     root = osp.dirname(osp.dirname(osp.dirname(osp.dirname(
         osp.abspath(__file__)))))
+
+    def fit(out, *options):
+        result = subprocess.run([
+            sys.executable,
+            osp.join(root, 'tools', 'analysis_tools',
+                     'train_quality_selector.py'), '--num-pairs', '16',
+            '--cod-pairs', '2', '--levels', '2', '--steps', '20',
+            '--members', '2', '--out', str(out), *options
+        ], capture_output=True, text=True, cwd=root)
+        assert result.returncode == 0, result.stderr
+
     out = tmp_path / 'quality.pth'
-    result = subprocess.run([
-        sys.executable,
-        osp.join(root, 'tools', 'analysis_tools',
-                 'train_quality_selector.py'), '--num-pairs', '16',
-        '--cod-pairs', '2', '--levels', '2', '--steps', '20', '--members',
-        '2', '--out', str(out)
-    ], capture_output=True, text=True, cwd=root)
-    assert result.returncode == 0, result.stderr
+    fit(out)
     selector = LearnedQualitySelector(str(out), members=2)
     index, scores = selector(torch.rand(1, 3, 3, 32, 32))
     assert scores.shape == (1, 3) and torch.isfinite(scores).all()
@@ -197,15 +201,8 @@ def test_fitting_script_writes_loadable_weights(tmp_path):
     # --with-observation fits the input-aware selector
     from dunseg.models.selectors import InputAwareQualitySelector
     paired = tmp_path / 'paired.pth'
-    result = subprocess.run([
-        sys.executable,
-        osp.join(root, 'tools', 'analysis_tools',
-                 'train_quality_selector.py'), '--num-pairs', '16',
-        '--cod-pairs', '2', '--levels', '2', '--steps', '20', '--members',
-        '2', '--with-observation', '--tone-shift-prob', '0.5', '--out',
-        str(paired)
-    ], capture_output=True, text=True, cwd=root)
-    assert result.returncode == 0, result.stderr
+    fit(paired, '--with-observation', '--tone-shift-prob', '0.5',
+        '--clean-share', '0.5')
     selector = InputAwareQualitySelector(str(paired), members=2)
     _, scores = selector(torch.rand(1, 3, 3, 32, 32),
                          observation=torch.rand(1, 3, 32, 32))
