@@ -178,6 +178,8 @@ def test_stage_readouts_learn_without_changing_the_network_gradients():
             assert all(p.grad is not None for _, p in trainable), [
                 n for n, p in trainable if p.grad is None]
     assert grads[False].keys() == grads[True].keys()
+    # Exact on purpose: the network runs the same ops on the same inputs in
+    # both models; the readouts only read detached features.
     for name, grad in grads[False].items():
         assert torch.equal(grad, grads[True][name]), name
 
@@ -218,4 +220,5 @@ def test_inference_input_takes_the_recognised_datasets_label_space():
     named = data['data_samples'][0].clone()
     named.set_metainfo(dict(dataset_name=recognised))
     expected = model(data['inputs'], [named], mode='predict')[0]
+    # same model, same input, same label space: the same code path
     assert torch.equal(sample.pred_score.data, expected.pred_score.data)

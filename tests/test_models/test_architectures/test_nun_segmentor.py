@@ -195,6 +195,7 @@ def test_selecting_the_stage_input_keeps_an_image_restoration_would_worsen(
         assert [it.shape[0] for it in sample.derun_iterates] == [
             3 + 1 - first, 2 + 1 - first]
         assert sample.derun_first_iterate == [first, first]
+        # keeping the stage input passes the tensor on: exact
         kept = torch.equal(sample.pred_image.data, image)
         assert kept == select_stage_input
         if select_stage_input:

@@ -132,8 +132,14 @@ def test_predictions_hold_restoration_and_segmentation(trained_restorer):
     samples = model(**data, mode='predict')
     alone = restorer.eval()(**restorer.data_preprocessor(batch, False),
                             mode='predict')
+    # The pipeline and the restorer alone batch and lay out the same slices
+    # through different calls, so oneDNN may pick other kernels (another
+    # summation order): equal to float32 rounding, not bit for bit.
     for ours, theirs in zip(samples, alone):
-        assert torch.equal(ours.pred_image.data, theirs.pred_image.data)
+        torch.testing.assert_close(ours.pred_image.data,
+                                   theirs.pred_image.data,
+                                   rtol=1e-5, atol=1e-6)
+        # the input is copied, not computed: exact
         assert torch.equal(ours.input_image.data, theirs.input_image.data)
         assert ours.pred_modality == theirs.pred_modality
         assert ours.stage_states['image'].shape == (8, 1, 32, 32)
@@ -141,8 +147,10 @@ def test_predictions_hold_restoration_and_segmentation(trained_restorer):
         assert ours.pred_score.data.shape == (4, 32, 32)
     # the segmenter saw in training what it sees in testing
     restored = torch.stack([s.pred_image.data for s in samples])
-    assert torch.equal(restored, model.restore(data['inputs'],
-                                               data['data_samples']))
+    # predict() and restore() reach the restorer by different calls
+    torch.testing.assert_close(
+        restored, model.restore(data['inputs'], data['data_samples']),
+        rtol=1e-5, atol=1e-6)
     assert model(data['inputs'], data['data_samples'],
                  mode='tensor').shape == (2, 4, 32, 32)
     # the joint model's evaluator scores both halves

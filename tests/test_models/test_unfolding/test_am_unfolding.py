@@ -30,7 +30,8 @@ def test_states_shapes_and_rec_head_identity_at_zero_init():
     assert channels == [8, 16, 32, 64, 32, 16, 16, 16]
     sizes = [tuple(s['x'].shape[-2:]) for s in states]
     assert sizes[3] == (2, 3) and sizes[-1] == (16, 24)
-    # zero-initialised Rec. Head: the restored slice is the input
+    # zero-initialised Rec. Head: the restored slice is the input (exact:
+    # the head adds exact zeros)
     assert torch.equal(states[-1]['image'], x)
     with pytest.raises(ValueError, match='divisible by 8'):
         model(torch.rand(1, 1, 12, 16), torch.randn(1, 2, 16))

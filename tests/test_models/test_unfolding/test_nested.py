@@ -167,7 +167,12 @@ def test_nun_states_selection_and_restored_features(mode, calls):
         second['mask_second'].shape == second['mask'].shape
     # the oracle's choice: the iterate closest to the clean image
     errors = ((first['iterates'] - clean[:, None])**2).mean(dim=(2, 3, 4))
-    assert torch.equal(first['selected'], errors.argmin(dim=1))
+    # the oracle sums the errors in its own order: compare the chosen
+    # iterate's error with the minimum, not the argmin (a near-tie could
+    # flip under another summation order)
+    chosen = errors.gather(1, first['selected'][:, None])[:, 0]
+    torch.testing.assert_close(chosen, errors.min(dim=1).values,
+                               rtol=1e-5, atol=1e-7)
     torch.testing.assert_close(
         first['image'], first['iterates'][torch.arange(2),
                                           first['selected']])

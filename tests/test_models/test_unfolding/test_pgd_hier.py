@@ -184,6 +184,7 @@ def test_zero_init_output_starts_from_the_identity():
     x = torch.rand(2, 3, 32, 32)
     prior = torch.rand(2, model.prior_dim) if model.use_prior else None
     image = model(x, prior)[-1]['image']
+    # exact: a zero-initialised output adds exact zeros to the input
     assert torch.equal(image, x)
     assert not torch.equal(_tiny()(x, prior)[-1]['image'], x)
 
