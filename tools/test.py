@@ -10,6 +10,8 @@ from mmengine.config import Config, DictAction  # noqa: E402
 from dunseg.registry import RUNNERS  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
+from dunseg.engine import (CheckpointMismatchError,  # noqa: E402
+                           MissingCheckpointError)
 from dunseg.utils import register_all_modules  # noqa: E402
 from dunseg.utils.config import check_config  # noqa: E402
 from dunseg.utils.dist_utils import finish_distributed_run  # noqa: E402
@@ -22,7 +24,11 @@ def parse_args():
     parser.add_argument(
         'checkpoint', nargs='?', default=None,
         help='checkpoint file; omit only for parameter-free models such as '
-        'the classical TopHatDetector baseline')
+        'the classical TopHatDetector baseline (or with --random-weights)')
+    parser.add_argument(
+        '--random-weights', action='store_true',
+        help='test a learned model without a checkpoint, on purpose (the '
+        'metrics file says so); without it a missing checkpoint is an error')
     parser.add_argument('--work-dir', help='where to save the metrics')
     parser.add_argument(
         '--out', help='dump every prediction (data samples) to this pickle')
@@ -60,9 +66,7 @@ def main():
                                 osp.splitext(osp.basename(args.config))[0])
     cfg.load_from = args.checkpoint
     cfg.resume = False
-    if args.checkpoint is None:
-        print('tools/test.py: no checkpoint given, testing the model as '
-              'initialised (meaningful for parameter-free baselines only)')
+    cfg.random_weights = args.random_weights
     if args.show_dir:
         hooks = cfg.default_hooks
         if 'visualization' not in hooks:
@@ -82,8 +86,10 @@ def main():
               RUNNERS.build(cfg))
     try:
         runner.test()
-    except FileNotFoundError as err:
-        # a missing dataset: the message names the path and the layout
+    except (FileNotFoundError, FloatingPointError, CheckpointMismatchError,
+            MissingCheckpointError) as err:
+        # a missing dataset or checkpoint, one that does not fit the model or
+        # holds NaN: the message names the file and the fix
         sys.exit(f'tools/test.py: {err}')
     finish_distributed_run()
 

@@ -10,6 +10,8 @@ from mmengine.config import Config, DictAction  # noqa: E402
 from dunseg.registry import RUNNERS  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
+from dunseg.engine.checkpoint import (  # noqa: E402
+    CheckpointMismatchError, read_last_checkpoint_pointer)
 from dunseg.utils import register_all_modules  # noqa: E402
 from dunseg.utils.config import check_config  # noqa: E402
 from dunseg.utils.dist_utils import finish_distributed_run  # noqa: E402
@@ -27,6 +29,10 @@ def parse_args():
         '--resume-if-possible', action='store_true',
         help='resume from the latest checkpoint in the work dir if there is '
         'one, else start from scratch')
+    parser.add_argument(
+        '--overwrite', action='store_true',
+        help='train from scratch into a work dir that already holds '
+        'checkpoints, replacing them (without it that is an error)')
     parser.add_argument(
         '--amp', action='store_true', help='enable automatic mixed precision')
     parser.add_argument(
@@ -67,23 +73,29 @@ def main():
     elif args.resume is not None:
         cfg.resume = True
         cfg.load_from = args.resume
+    if args.overwrite:
+        cfg.overwrite_work_dir = True
     check_config(cfg, args.config)
 
     runner = (Runner.from_cfg(cfg) if 'runner_type' not in cfg else
               RUNNERS.build(cfg))
     try:
         runner.train()
-    except FileNotFoundError as err:
-        # a missing dataset or weight file: the message names the path, the
-        # expected layout and the fix; the traceback adds nothing
+    except (FileNotFoundError, FileExistsError, FloatingPointError,
+            CheckpointMismatchError) as err:
+        # a missing dataset or weight file, a work dir holding another run,
+        # a diverged run or a checkpoint that does not fit: the message
+        # names the file or iteration and the fix; the traceback adds nothing
         sys.exit(f'tools/train.py: {err}')
     except KeyboardInterrupt:
         # Checkpoints are written atomically, so the work dir holds only
         # complete ones: say where to pick up instead of a long traceback.
-        print(f'\ninterrupted at iteration {runner.iter}; nothing new was '
-              f'saved. Continue with:\n  python tools/train.py '
-              f'{args.config} --work-dir {cfg.work_dir} --resume',
-              file=sys.stderr)
+        last = read_last_checkpoint_pointer(cfg.work_dir)
+        saved = (f'the last complete checkpoint is {last}' if last else
+                 'no checkpoint was saved yet')
+        print(f'\ninterrupted at iteration {runner.iter}; {saved}. '
+              f'Continue with:\n  python tools/train.py {args.config} '
+              f'--work-dir {cfg.work_dir} --resume', file=sys.stderr)
         sys.exit(130)
     finish_distributed_run()
 

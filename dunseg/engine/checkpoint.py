@@ -263,6 +263,36 @@ class CheckpointMismatchError(RuntimeError):
     """A checkpoint's weights do not fit the model they are loaded into."""
 
 
+class NonFiniteWeightsError(FloatingPointError):
+    """Weights hold NaN or infinite values (a diverged run or a damaged
+    file): they are neither saved nor loaded."""
+
+
+def non_finite_tensors(state_dict: dict) -> Tuple[List[str], int]:
+    """The keys of the floating-point tensors of ``state_dict`` that hold a
+    NaN or an infinity (in order), and the number of tensors checked."""
+    bad, checked = [], 0
+    for key, value in state_dict.items():
+        if torch.is_tensor(value) and (value.is_floating_point()
+                                       or value.is_complex()):
+            checked += 1
+            if not bool(torch.isfinite(value).all()):
+                bad.append(key)
+    return bad, checked
+
+
+def check_finite_weights(state_dict: dict, source: str) -> None:
+    """Raise :class:`NonFiniteWeightsError` naming the first non-finite
+    tensor of a checkpoint about to be loaded."""
+    bad, checked = non_finite_tensors(state_dict)
+    if bad:
+        raise NonFiniteWeightsError(
+            f'checkpoint {source}: {len(bad)} of {checked} tensors hold NaN '
+            f'or infinite values, the first is {bad[0]!r}. It comes from a '
+            'diverged run or is damaged, and nothing computed from it would '
+            'mean anything; load an earlier checkpoint of the run instead.')
+
+
 def _saved_model_type(cfg_text) -> Optional[str]:
     """``model.type`` of the config text MMEngine saves in a checkpoint's
     meta (the first ``type=`` of the text may belong to a hook or a
@@ -404,6 +434,7 @@ def load_model_weights(model: torch.nn.Module,
     if strict:
         check_state_dict_matches(model, revised, source, checkpoint,
                                  keep_built=prefixes)
+    check_finite_weights(revised, source)
     return _load_checkpoint_to_model(
         model, checkpoint, strict=False, logger=logger,
         revise_keys=list(revise_keys))

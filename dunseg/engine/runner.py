@@ -1,3 +1,5 @@
+import glob
+import math
 import os
 import os.path as osp
 from typing import Optional, Sequence
@@ -13,8 +15,10 @@ from mmengine.runner.checkpoint import _load_checkpoint
 from dunseg.registry import RUNNERS
 from dunseg.utils.finite import non_finite_predictions
 from dunseg.utils.interrupt import deferred_keyboard_interrupt
-from .checkpoint import (ENCODED_KEYS, decode_checkpoint, encode_checkpoint,
+from .checkpoint import (ENCODED_KEYS, NonFiniteWeightsError,
+                         decode_checkpoint, encode_checkpoint,
                          find_resumable_checkpoint, load_model_weights,
+                         non_finite_tensors, read_last_checkpoint_pointer,
                          remove_stale_temp_files)
 from .schedule import check_schedule_matches_loop
 
@@ -60,6 +64,69 @@ class _FinitePredictionsHook(Hook):
     def after_test_iter(self, runner, batch_idx, data_batch=None,
                         outputs=None) -> None:
         self._check(outputs)
+
+
+class NonFiniteLossError(FloatingPointError):
+    """A training iteration produced a NaN or infinite loss."""
+
+
+class _FiniteLossHook(Hook):
+    """Stop training at the first iteration whose loss is not finite.
+
+    It runs before every other ``after_train_iter`` hook, so the iteration
+    that diverged is neither validated nor saved: the work dir keeps the
+    last good checkpoint. (The logger reads every loss term as a Python
+    number each iteration already, so the check adds no synchronisation.)
+    """
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None,
+                         outputs=None) -> None:
+        if not outputs:
+            return
+        values = {key: float(value.detach() if torch.is_tensor(value)
+                             else value)
+                  for key, value in outputs.items()
+                  if key.startswith('loss') and _is_number(value)}
+        if all(math.isfinite(v) for v in values.values()):
+            return
+        terms = ', '.join(f'{key}={value:.4g}'
+                          for key, value in values.items())
+        saved = read_last_checkpoint_pointer(runner.work_dir)
+        raise NonFiniteLossError(
+            f'iteration {runner.iter + 1}: the loss is not finite ({terms}); '
+            'training stopped before anything of this iteration was saved. '
+            + (f'The last checkpoint is {saved}. ' if saved else '') +
+            'A lower learning rate (optim_wrapper.optimizer.lr), gradient '
+            'clipping (optim_wrapper.clip_grad) or checking the data for '
+            'extreme values usually helps; then continue with --resume or '
+            'start again.')
+
+
+def _is_number(value) -> bool:
+    if torch.is_tensor(value):
+        return value.numel() == 1
+    return isinstance(value, (int, float))
+
+
+class _RandomWeightsNoteHook(Hook):
+    """Mark a test run's metrics as computed from untrained weights."""
+
+    # before RuntimeInfoHook (VERY_HIGH) copies the metrics to the message
+    # hub, from which the metrics JSON is written
+    priority = 'HIGHEST'
+
+    def after_test_epoch(self, runner, metrics=None) -> None:
+        if metrics is not None:
+            metrics['weights'] = ('random initialisation: no checkpoint was '
+                                  'loaded (--random-weights)')
+
+
+def _has_learned_parameters(model: torch.nn.Module) -> bool:
+    return any(p.numel() for p in model.parameters())
+
+
+class MissingCheckpointError(RuntimeError):
+    """A learned model was to be tested without a checkpoint."""
 
 
 # default hooks given as MMEngine's (in a config or by default: MMEngine's
@@ -111,6 +178,8 @@ class DunSegRunner(Runner):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.register_hook(_EncodeCheckpointHook(), priority='LOWEST')
+        # before the checkpoint and validation hooks see the iteration
+        self.register_hook(_FiniteLossHook(), priority='HIGHEST')
         # before the visualization and metric hooks see the outputs
         self.register_hook(_FinitePredictionsHook(), priority='HIGHEST')
 
@@ -140,22 +209,66 @@ class DunSegRunner(Runner):
                 by_epoch_loop=hasattr(self.train_loop, 'max_epochs'))
         return super().build_param_scheduler(scheduler)
 
+    def _check_work_dir_is_free(self) -> None:
+        """Refuse to train over a finished or interrupted run's
+        checkpoints unless resuming or told to overwrite."""
+        if self._resume or self.cfg.get('overwrite_work_dir', False):
+            return
+        found = sorted(
+            osp.basename(path) for pattern in ('*.pth', 'last_checkpoint')
+            for path in glob.glob(osp.join(self.work_dir, pattern)))
+        if not found:
+            return
+        shown = ', '.join(found[:4]) + (
+            f', ... ({len(found) - 4} more)' if len(found) > 4 else '')
+        raise FileExistsError(
+            f'the work dir {self.work_dir} already holds a run\'s '
+            f'checkpoints ({shown}); training again there would overwrite '
+            'them. Continue that run with --resume, train into another '
+            '--work-dir, or pass --overwrite (overwrite_work_dir=True) to '
+            'replace them.')
+
     def train(self) -> torch.nn.Module:
+        self._check_work_dir_is_free()
+        self._trained = True
         if is_main_process():
             for path in remove_stale_temp_files(self.work_dir):
                 self.logger.info(
                     f'removed {path}, left behind by a killed save')
         return super().train()
 
+    def test(self) -> dict:
+        # a runner that trained in this process tests the weights it trained
+        if self._load_from is None and not getattr(self, '_trained', False):
+            model = self.model.module if is_model_wrapper(
+                self.model) else self.model
+            if not self.cfg.get('random_weights', False):
+                if _has_learned_parameters(model):
+                    raise MissingCheckpointError(
+                        f'no checkpoint given for {type(model).__name__}, '
+                        'which has learned parameters: its metrics would '
+                        'score a random initialisation. Pass the checkpoint '
+                        '(tools/test.py CONFIG CHECKPOINT), or --random-'
+                        'weights (random_weights=True) to test the '
+                        'untrained model on purpose.')
+            else:
+                self.logger.warning(
+                    'testing with random weights on purpose: no checkpoint '
+                    'is loaded and the metrics file says so')
+                self.register_hook(_RandomWeightsNoteHook())
+        return super().test()
+
     def load_or_resume(self) -> None:
         if self._has_loaded or not (self._resume and self._load_from is None):
             return super().load_or_resume()
         resume_from = find_resumable_checkpoint(self.work_dir, self.logger)
         if resume_from is None:
+            pointer = read_last_checkpoint_pointer(self.work_dir)
+            found = (f'last_checkpoint names {pointer}, which does not load,'
+                     if pointer else 'no last_checkpoint')
             message = (
                 f'resume: nothing to resume in the work dir {self.work_dir} '
-                '(no last_checkpoint and no iter_*.pth / epoch_*.pth that '
-                'loads).')
+                f'({found} and no iter_*.pth / epoch_*.pth that loads).')
             if not self.cfg.get('resume_if_possible', False):
                 raise FileNotFoundError(
                     message + ' Check --work-dir (or work_dir in the '
@@ -244,6 +357,17 @@ class DunSegRunner(Runner):
         remote = '://' in str(out_dir) or kwargs.get('backend_args')
         if remote:
             return super().save_checkpoint(out_dir, filename, *args, **kwargs)
+        model = self.model.module if is_model_wrapper(
+            self.model) else self.model
+        bad, checked = non_finite_tensors(model.state_dict())
+        if bad:
+            # not written, and so no finite checkpoint is rotated out
+            raise NonFiniteWeightsError(
+                f'{len(bad)} of {checked} model tensors are NaN or '
+                f'infinite (the first is {bad[0]!r}); {filename} is not '
+                'written and no earlier checkpoint is '
+                'removed. The run diverged: lower the learning rate or clip '
+                'gradients, then resume from the last checkpoint.')
         tmp_name = f'.{filename}.tmp-{os.getpid()}'
         tmp_path = osp.join(out_dir, tmp_name)
         with deferred_keyboard_interrupt():
