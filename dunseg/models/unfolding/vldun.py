@@ -3,7 +3,7 @@
 Chen, Huang, Wang, Liu, Liang, Zeng, Chen, "VL-DUN: Vision-Language
 controlled Deep Unfolding Network for all-in-one medical image restoration
 and segmentation". No public code; the group's VLU-Net
-(:mod:`~dunseg.models.unfolding.pgd_hier`) is the base this file follows.
+(:mod:`~dunseg.models.unfolding.vlunet`) is the base this file follows.
 
 Problem (Sec. 3.1, 3.4.1): recover ``x`` from ``y = Φx + n`` by proximal
 gradient descent on ``½‖y − Φx‖² + λR(x)``, unrolled into K stages laid out
