@@ -74,9 +74,9 @@ from mmengine.model import BaseModule
 from torch import nn
 
 from dunseg.registry import MODELS
-from ..layers.cod_modules import (ContextModule, CrossLevelAggregation,
-                                  GlobalPriorModule, IntraLevelAggregation,
-                                  InvertibleCouplingUNet, ReverseEdgeUnit)
+from .run_blocks import (ContextModule, CrossLevelAggregation,
+                         GlobalPriorModule, IntraLevelAggregation,
+                         InvertibleCouplingUNet, ReverseEdgeUnit)
 from ..selectors.base import gather_candidates
 
 State = Dict[str, torch.Tensor]
