@@ -60,9 +60,10 @@ has the closed form::
 with R the invertible-coupling U-net
 (:class:`~dunseg.models.unfolding.run_blocks.InvertibleCouplingUNet`). The
 initial state is ``M_0 = up(GPM(x_4))`` (global prior module on the deepest
-encoder features) and ``B_0 = (1 − M_0) ⊙ I``. Features: context module (ETM per level), then a
-shared intra-level aggregation (IAF) and top-down cross-level aggregation (CAF)
-for levels 3..1 (level 4 keeps the context features).
+encoder features) and ``B_0 = (1 − M_0) ⊙ I``. Features: context module
+(ETM per level), then a shared intra-level aggregation (IAF) and top-down
+cross-level aggregation (CAF) for levels 3..1 (level 4 keeps the context
+features).
 
 I is the network input as the official code uses it (ImageNet-normalised), and
 all masks M are logits. The paper's equation numbers are not reproduced here

@@ -6,11 +6,12 @@ github.com/ChunmingHe/RUN, ``lib/Modules.py`` and ``lib/Network.py``. The
 context, interaction, prior, edge and background modules of
 :mod:`dunseg.models.unfolding.run`, which RUN inherits mostly from FEDER
 (He et al., CVPR 2023) and SINet-V2 (Fan et al., TPAMI 2022);
-:mod:`dunseg.models.unfolding.nun` reuses them. Shapes and parameter counts equal
-the official modules'; class names say what a block does, the official name is
-given in each docstring. Modules the official code registers but never calls
-(the wavelet/guided-filter branch of GCM3, TFD in REU6, the frequency blocks of
-ProcessBlock, CAF's ``conv1``) are left out: they change no output.
+:mod:`dunseg.models.unfolding.nun` reuses them. Shapes and parameter
+counts equal the official modules'; class names say what a block does, the
+official name is given in each docstring. Modules the official code
+registers but never calls (the wavelet/guided-filter branch of GCM3, TFD in
+REU6, the frequency blocks of ProcessBlock, CAF's ``conv1``) are left out:
+they change no output.
 """
 from typing import List, Sequence, Tuple
 
