@@ -1,6 +1,6 @@
 # NUN-tiny with a departure from the paper: DeRUN's data term compares
 # RC_D(X) with the degraded input Y instead of the stage's input X_{k-1}
-# (DeRUN's data_anchor, dunseg/models/unfolding/nested.py). Tried against the
+# (DeRUN's data_anchor, dunseg/models/unfolding/derun.py). Tried against the
 # low-resolution split, where DeRUN's restorations fall below their input;
 # measured, it leaves that split where it was (19.34 dB) and costs the
 # masks (Sα / MAE 0.506 / 0.185 against 0.519 / 0.154).

@@ -1,6 +1,6 @@
 # Ablation "w/o CLIP" (VL-DUN Table 3) of vldun-tiny_synthetic-phantom.py: no
 # CLIP dual prior; the AMGDM cross-attention reads learned prompts instead (a
-# bank of 8 vectors weighted per image, PromptIR-style; am_unfolding.py).
+# bank of 8 vectors weighted per image, PromptIR-style; vldun.py).
 # Same data, schedule, evaluator and test split as VL-DUN-tiny.
 # 1,819,512 parameters, all trained: VL-DUN-tiny's 1,818,728 trained ones
 # + 784 for the prompts, without its frozen 3,388,291-parameter CLIP.

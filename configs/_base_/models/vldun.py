@@ -1,7 +1,7 @@
 # VL-DUN (arXiv 2601.23103): CLIP dual prior -> Attention-Mamba unfolding
 # (8 AMGDM + MDPMM stages over VLU-Net's 4 levels) -> Rec. Head + Seg. Head.
 # The paper publishes no widths, K, loss weights or schedule; these are the
-# defaults of dunseg/models/unfolding/am_unfolding.py (22,281,176 backbone
+# defaults of dunseg/models/unfolding/vldun.py (22,281,176 backbone
 # parameters, 27.64 G MACs at 128x128, below VLU-Net's 35,353,028 / 42.03 G
 # as the paper states; docs/benchmarks.md).
 # CLIP: open_clip ViT-B-32 (the VLU-Net group's choice). No weights are

@@ -1,5 +1,3 @@
-from .cod_modules import (ContextModule, GlobalPriorModule,
-                          InvertibleCouplingUNet, ReverseEdgeUnit)
 from .mamba import BiMamba, MambaLayer
 from .mmagic_proximal import MMagicProximal  # mmagic imported lazily
 from .restormer import (GDFN, MDTA, CrossMDTA, DepthwiseConv2d, Downsample,
@@ -18,10 +16,6 @@ __all__ += [
     'RestormerBlocks', 'Downsample', 'Upsample', 'OverlapPatchEmbed'
 ]
 __all__ += ['MMagicProximal']
-__all__ += [
-    'ContextModule', 'GlobalPriorModule', 'InvertibleCouplingUNet',
-    'ReverseEdgeUnit'
-]
 __all__ += [
     'selective_scan', 'SelectiveScan', 'MambaLayer', 'BiMamba', 'SS2D', 'CAB',
     'VSSBlock'

@@ -4,7 +4,7 @@ selectors on the embedded data.
 A DUN's iterates run from the degraded input towards the clean image, with
 smoothing along the way. Without a trained restorer this is simulated from a
 (clean, degraded) pair of :class:`~dunseg.datasets.SyntheticDegradationDataset`
-by two families (the issue's recipe):
+by two families:
 
 - blends ``x_t = t·clean + (1 − t)·degraded`` for restoration levels ``t``
   (``t = 0`` is the input; every residual shrinks by ``1 − t``);

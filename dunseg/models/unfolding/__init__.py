@@ -1,7 +1,8 @@
-from .am_unfolding import VLDUN, VLDUNSegHead
-from .pgd_hier import VLUNet
-from .rpca import RPCANet, RPCANetPlus, RPCAUnfolding
-from .nested import NUN, DeRUN
+from .vldun import VLDUN, VLDUNSegHead
+from .vlunet import VLUNet
+from .rpcanet import RPCANet, RPCANetPlus, RPCAUnfolding
+from .derun import DeRUN
+from .nun import NUN
 from .run import RUNUnfolding
 
 __all__ = ['RPCAUnfolding', 'RPCANet', 'RPCANetPlus']

@@ -1,6 +1,10 @@
-"""RUN: Reversible Unfolding Network for concealed object segmentation
-(He et al., ICML 2025, arXiv 2501.18783; official code
-github.com/ChunmingHe/RUN, ``lib/Network.py::Network``).
+"""RUN: Reversible Unfolding Network for concealed object segmentation.
+
+He, Zhang, Xiao, Fang, Tang, Zhang, Kong, Fan, Li, Farsiu, "RUN: Reversible
+Unfolding Network for Concealed Object Segmentation", ICML 2025 (arXiv
+2501.18783); official code github.com/ChunmingHe/RUN
+(``lib/Network.py::Network``). The blocks the stages are built from live in
+:mod:`dunseg.models.unfolding.run_blocks`.
 
 A concealed image I is split into a foreground ``I ⊙ M`` (mask M) and a
 background B. RUN minimises
@@ -39,7 +43,8 @@ run from the deepest encoder level (k = 4, stride 32) to the finest
                      + VSS_l(E) ⊙ norm(mean_c(B_{k+1}/I)))
 
 - mask proximal step with reverse attention and edges (official ``REM11`` of
-  four ``REU6``, :class:`~dunseg.models.layers.ReverseEdgeUnit`)::
+  four ``REU6``,
+  :class:`~dunseg.models.unfolding.run_blocks.ReverseEdgeUnit`)::
 
       M'_k, E_k = REU_k(F_k, M'_{k+1}),   M'_5 = prior (GPM)
       M_4 = conv3x3(cat[0.1 M̂_4, conv3x3(cat[0.1 M_ss, M'_4])])
@@ -53,20 +58,21 @@ has the closed form::
       B_k  = R(cat[M_k, B̂_k, I])              (R shared by all stages)
 
 with R the invertible-coupling U-net
-(:class:`~dunseg.models.layers.InvertibleCouplingUNet`). The initial state is
-``M_0 = up(GPM(x_4))`` (global prior module on the deepest encoder features)
-and ``B_0 = (1 − M_0) ⊙ I``. Features: context module (ETM per level), then a
-shared intra-level aggregation (IAF) and top-down cross-level aggregation (CAF)
-for levels 3..1 (level 4 keeps the context features).
+(:class:`~dunseg.models.unfolding.run_blocks.InvertibleCouplingUNet`). The
+initial state is ``M_0 = up(GPM(x_4))`` (global prior module on the deepest
+encoder features) and ``B_0 = (1 − M_0) ⊙ I``. Features: context module
+(ETM per level), then a shared intra-level aggregation (IAF) and top-down
+cross-level aggregation (CAF) for levels 3..1 (level 4 keeps the context
+features).
 
 I is the network input as the official code uses it (ImageNet-normalised), and
 all masks M are logits. The paper's equation numbers are not reproduced here
 (no copy of the paper is available offline); the update names follow its
 module names (SOFS, RSC, RSS, ROBE).
 
-Where the official code differs from the paper, or is broken
-(``../shared/ANCHORS.md`` §5), the fixed behaviour is the default and a flag
-reproduces the official one:
+Where the official code (github.com/ChunmingHe/RUN, ``lib/Network.py`` and
+``lib/Modules.py``) differs from the paper, or is broken, the fixed behaviour
+is the default and a flag reproduces the official one:
 
 - ``rebuild_vss_each_call`` (default False): the official ``Selectivemamba``
   and its two VSS blocks are constructed inside ``forward``, so they run with
@@ -88,7 +94,7 @@ reproduces the official one:
 - The unused wavelet / guided-filter branch of the official context module is
   left out (its outputs are never read; it made 352 x 352 inputs fail), as are
   the other registered-but-unused official modules (see
-  :mod:`dunseg.models.layers.cod_modules`), so any input size the encoder
+  :mod:`dunseg.models.unfolding.run_blocks`), so any input size the encoder
   accepts works (multiples of 32 keep the official resampling exact).
 - The official state-space head is a conv hard-wired to 192 input channels
   (so only ``channels=192`` ran); here it follows ``channels``.
@@ -102,10 +108,10 @@ from mmengine.model import BaseModule
 from torch import nn
 
 from dunseg.registry import MODELS
-from ..layers.cod_modules import (ContextModule, CrossLevelAggregation,
-                                  GlobalPriorModule, IntraLevelAggregation,
-                                  InvertibleCouplingUNet, LargeFieldCAB,
-                                  ReverseEdgeUnit)
+from .run_blocks import (ContextModule, CrossLevelAggregation,
+                         GlobalPriorModule, IntraLevelAggregation,
+                         InvertibleCouplingUNet, LargeFieldCAB,
+                         ReverseEdgeUnit)
 
 State = Dict[str, torch.Tensor]
 

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from dunseg.models.unfolding.rpca import RPCANet, RPCANetPlus, RPCAUnfolding
+from dunseg.models.unfolding.rpcanet import RPCANet, RPCANetPlus, RPCAUnfolding
 
 
 def num_params(module):

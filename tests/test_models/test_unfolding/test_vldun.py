@@ -1,12 +1,12 @@
-"""VL-DUN's Attention-Mamba unfolding (dunseg/models/unfolding/am_unfolding.py)."""
+"""VL-DUN's Attention-Mamba unfolding (dunseg/models/unfolding/vldun.py)."""
 import pytest
 import torch
 
 from dunseg.models.unfolding import VLDUN, VLDUNSegHead, VLUNet
-from dunseg.models.unfolding.am_unfolding import (AttentionMambaGDM,
-                                                  FrequencyAwareBlock,
-                                                  PriorCrossAttention,
-                                                  centre_crop_kspace_mask)
+from dunseg.models.unfolding.vldun import (AttentionMambaGDM,
+                                           FrequencyAwareBlock,
+                                           PriorCrossAttention,
+                                           centre_crop_kspace_mask)
 from dunseg.physics import KSpaceMask, cartesian_mask
 from dunseg.utils.complexity import count_macs
 

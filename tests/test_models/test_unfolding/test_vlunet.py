@@ -3,7 +3,7 @@ import torch
 import torch.nn.functional as F
 
 from dunseg.models.unfolding import VLUNet
-from dunseg.models.unfolding.pgd_hier import DegradationGuidedGDM
+from dunseg.models.unfolding.vlunet import DegradationGuidedGDM
 from dunseg.registry import MODELS
 from dunseg.utils.complexity import count_macs
 

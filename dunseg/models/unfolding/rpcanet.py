@@ -1,4 +1,16 @@
-"""RPCA unfolding: RPCANet (WACV 2024) and RPCANet+ (L-RPCANet, 2025).
+"""RPCANet and RPCANet+: deep unfolding of RPCA for infrared small targets.
+
+- RPCANet: Wu, Zhang, Li, Huang, Peng, "RPCANet: Deep Unfolding RPCA Based
+  Infrared Small Target Detection", WACV 2024 (arXiv 2311.00917); official
+  code github.com/fengyiwu98/RPCANet (the WACV-era ``models/RPCANet.py``).
+- RPCANet+ (code name L-RPCANet): Liu, Han, Xiu, Zhang, Liu,
+  "Lightweight Deep Unfolding Networks with Enhanced Robustness for Infrared
+  Small Target Detection", 2025 (arXiv 2509.08205); official code
+  github.com/xianchaoxiu/L-RPCANet. Not the same model as RPCANet++ (Wu et
+  al., arXiv 2508.04190).
+
+Both share :class:`RPCAUnfolding`; :class:`RPCANet` and :class:`RPCANetPlus`
+are its two published configurations.
 
 An infrared image is modelled as ``D = B + T (+ N)``: a low-rank background B,
 a sparse target image T and, for RPCANet+, a noise image N. Minimising

@@ -1,13 +1,17 @@
-"""Building blocks of concealed object segmentation (COD) networks.
+"""RUN's building blocks, also reused by NUN.
 
-The context, interaction, prior, edge and background modules of RUN
-(He et al., ICML 2025, github.com/ChunmingHe/RUN, ``lib/Modules.py`` and
-``lib/Network.py``), which inherits most of them from FEDER (He et al., CVPR
-2023) and SINet-V2 (Fan et al., TPAMI 2022). Shapes and parameter counts equal
-the official modules'; class names say what a block does, the official name is
-given in each docstring. Modules the official code registers but never calls
-(the wavelet/guided-filter branch of GCM3, TFD in REU6, the frequency blocks of
-ProcessBlock, CAF's ``conv1``) are left out: they change no output.
+He et al., "RUN: Reversible Unfolding Network for Concealed Object
+Segmentation", ICML 2025 (arXiv 2501.18783); official code
+github.com/ChunmingHe/RUN, ``lib/Modules.py`` and ``lib/Network.py``. The
+context, interaction, prior, edge and background modules of
+:mod:`dunseg.models.unfolding.run`, which RUN inherits mostly from FEDER
+(He et al., CVPR 2023) and SINet-V2 (Fan et al., TPAMI 2022);
+:mod:`dunseg.models.unfolding.nun` reuses them. Shapes and parameter
+counts equal the official modules'; class names say what a block does, the
+official name is given in each docstring. Modules the official code
+registers but never calls (the wavelet/guided-filter branch of GCM3, TFD in
+REU6, the frequency blocks of ProcessBlock, CAF's ``conv1``) are left out:
+they change no output.
 """
 from typing import List, Sequence, Tuple
 
@@ -476,7 +480,7 @@ class LargeFieldCAB(nn.Module):
     def __init__(self, num_feat: int, compress_ratio: int = 2,
                  squeeze_factor: int = 30) -> None:
         super().__init__()
-        from .vss import ChannelAttention
+        from ..layers.vss import ChannelAttention
         hidden = num_feat // compress_ratio
         self.cab = nn.Sequential(
             nn.Conv2d(num_feat, hidden, 1),

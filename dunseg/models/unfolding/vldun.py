@@ -1,9 +1,14 @@
-"""Attention-Mamba deep unfolding: VL-DUN (arXiv 2601.23103, 2026).
+"""VL-DUN: Attention-Mamba deep unfolding for joint medical image
+restoration and segmentation.
 
 Chen, Huang, Wang, Liu, Liang, Zeng, Chen, "VL-DUN: Vision-Language
 controlled Deep Unfolding Network for all-in-one medical image restoration
-and segmentation". No public code; the group's VLU-Net
-(:mod:`~dunseg.models.unfolding.pgd_hier`) is the base this file follows.
+and segmentation", arXiv 2601.23103 (2026). No public code: its repository,
+github.com/cipi666/VLDUN, holds only a README. The group's VLU-Net
+(:mod:`~dunseg.models.unfolding.vlunet`) is the base this file follows, and
+every choice the paper leaves open is a constructor argument (listed
+below); ``physical_operator``, ``frequency_decoupling`` and ``use_prior``
+switch the paper's ablations.
 
 Problem (Sec. 3.1, 3.4.1): recover ``x`` from ``y = Φx + n`` by proximal
 gradient descent on ``½‖y − Φx‖² + λR(x)``, unrolled into K stages laid out
@@ -50,12 +55,13 @@ Table 3) feeds z itself to both branches (GDFN at full resolution), with the
 same parameters. A proximal step is ``num_blocks[l]`` such blocks, as
 VLU-Net's PMM is a stack of Restormer blocks.
 
-Layout (VLU-Net's, Sec. 3.2 / ANCHORS §3.2): features x from
-``patch_embed`` and a separate observation stream ŷ from ``patch_embed_y``
-(the zero-filled input), both resampled level to level by their own
-Downsample / Upsample and 1x1 channel reductions; ŷ is never updated by the
-stages. Stages: encoder levels 1-3, latent (level 4), decoder levels 3-1
-(level 1 at 2C after the skip concatenation) and a refinement stage: K = 8.
+Layout (VLU-Net's, VL-DUN Sec. 3.2; VLU-Net's official ``net/Final.py``):
+features x from ``patch_embed`` and a separate observation stream ŷ from
+``patch_embed_y`` (the zero-filled input), both resampled level to level
+by their own Downsample / Upsample and 1x1 channel reductions; ŷ is never
+updated by the stages. Stages: encoder levels 1-3, latent (level 4),
+decoder levels 3-1 (level 1 at 2C after the skip concatenation) and a
+refinement stage: K = 8.
 The reconstruction head (Rec. Head) is ``Conv3x3(2C -> 1) + y`` (global
 residual); the segmentation head (Seg. Head, "a simple CNN", E.2) is
 :class:`VLDUNSegHead` on the final stage's features, built by the

@@ -1,4 +1,5 @@
-"""Hierarchical feature-level proximal-gradient unfolding: VLU-Net (CVPR 2025).
+"""VLU-Net: hierarchical feature-level proximal-gradient unfolding for
+all-in-one image restoration.
 
 Zeng, Wang, Chen, Su, Liu, "Vision-Language Gradient Descent-driven All-in-One
 Deep Unfolding Networks", CVPR 2025 (arXiv 2503.16930); official code
