@@ -79,6 +79,12 @@ def main():
 
     runner = (Runner.from_cfg(cfg) if 'runner_type' not in cfg else
               RUNNERS.build(cfg))
+    random_parts = getattr(runner, 'random_init_parts', lambda: [])()
+    if random_parts:
+        print('tools/train.py: starting from random weights: ' + ', '.join(
+            f'{key} ({weights})' for key, weights in random_parts) +
+            '; set these keys to local weight files to follow the paper\'s '
+            'recipe', flush=True)
     try:
         runner.train()
     except (FileNotFoundError, FileExistsError, FloatingPointError,

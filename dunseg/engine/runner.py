@@ -15,6 +15,7 @@ from mmengine.runner.checkpoint import _load_checkpoint
 from dunseg.registry import RUNNERS
 from dunseg.utils.finite import non_finite_predictions
 from dunseg.utils.interrupt import deferred_keyboard_interrupt
+from dunseg.utils.random_init import random_init_parts
 from .checkpoint import (ENCODED_KEYS, NonFiniteWeightsError,
                          decode_checkpoint, encode_checkpoint,
                          find_resumable_checkpoint, load_model_weights,
@@ -228,9 +229,25 @@ class DunSegRunner(Runner):
             '--work-dir, or pass --overwrite (overwrite_work_dir=True) to '
             'replace them.')
 
+    def random_init_parts(self):
+        """``(config key, weights)`` of the parts built for pretrained
+        weights that start from random ones in this run (none when a
+        checkpoint is loaded or resumed)."""
+        if self._load_from is not None or self._resume:
+            return []
+        model = self.model.module if is_model_wrapper(
+            self.model) else self.model
+        return random_init_parts(model)
+
     def train(self) -> torch.nn.Module:
         self._check_work_dir_is_free()
         self._trained = True
+        for key, weights in self.random_init_parts():
+            self.logger.warning(
+                f'{key} is None: this part starts from random weights '
+                f'although it was built for pretrained ones ({weights}); '
+                f'set {key} to a local weights file to follow the paper\'s '
+                'recipe')
         if is_main_process():
             for path in remove_stale_temp_files(self.work_dir):
                 self.logger.info(

@@ -8,6 +8,7 @@ from mmengine.model import BaseModule
 from torch import nn
 
 from dunseg.registry import MODELS
+from dunseg.utils.random_init import note_random_init
 from .pretrained import load_pretrained_encoder, require_pretrained_file
 
 
@@ -138,6 +139,8 @@ class Res2NetEncoder(BaseModule):
             in_channels = planes * Bottle2neck.expansion
         self.out_channels: Tuple[int, ...] = (256, 512, 1024, 2048)
         self.strides: Tuple[int, ...] = (4, 8, 16, 32)
+        if pretrained is None:
+            note_random_init(self, 'pretrained', self._expected_file())
 
     def _make_layer(self, in_channels: int, planes: int, num_blocks: int,
                     stride: int) -> nn.Sequential:

@@ -5,6 +5,7 @@ import torch
 from mmengine.model import BaseModule
 
 from dunseg.registry import MODELS
+from dunseg.utils.random_init import note_random_init
 from .pretrained import load_pretrained_encoder, require_pretrained_file
 
 _IMAGENET_FILES = {
@@ -68,6 +69,11 @@ class ResNetEncoder(BaseModule):
         self.out_channels: Tuple[int, ...] = tuple(
             base_channels * 2**i * expansion for i in range(4))
         self.strides: Tuple[int, ...] = (4, 8, 16, 32)
+        if pretrained is None and base_channels == 64:
+            # the ImageNet width: a paper recipe that lacks its weights file
+            note_random_init(
+                self, 'pretrained',
+                _IMAGENET_FILES.get(depth, f'ImageNet ResNet-{depth}'))
 
     def init_weights(self) -> None:
         expected_file = _IMAGENET_FILES.get(

@@ -51,6 +51,7 @@ from mmengine.model import BaseModule
 from torch import nn
 
 from dunseg.registry import MODELS
+from dunseg.utils.random_init import note_random_init
 from .adapters import MLPAdapter
 from .clip_builder import (CLIPImagePreprocess, build_clip_model,
                            build_clip_tokenizer, clip_image_size)
@@ -96,6 +97,11 @@ class CLIPPriorBase(BaseModule):
         super().__init__(init_cfg=init_cfg)
         self.clip_model_cfg = clip_model
         self.clip = build_clip_model(clip_model, pretrained)
+        if pretrained is None and isinstance(clip_model, str):
+            # a named (published) CLIP without its weights file; a config
+            # dict builds a small CLIP meant to start from scratch
+            note_random_init(self, 'pretrained',
+                             f'CLIP {clip_model} (a local open_clip file)')
         self.input_size = int(input_size or clip_image_size(self.clip))
         self.preprocess = CLIPImagePreprocess(self.input_size)
         self.prompts = tuple(prompts) if prompts is not None else None

@@ -61,6 +61,7 @@ from mmengine.logging import print_log
 from torch import nn
 
 from dunseg.registry import MODELS
+from dunseg.utils.random_init import clear_random_init, note_random_init
 from .clip_builder import build_clip_tokenizer
 from .clip_degradation_prior import CLIPPriorBase, _clip_embed_dim
 
@@ -150,6 +151,11 @@ class DACLIPPrior(CLIPPriorBase):
             self.clip.logit_scale.detach().clone())
         if daclip_pretrained is not None:
             self.load_daclip(daclip_pretrained)
+            clear_random_init(self)  # the DA-CLIP file holds CLIP too
+        elif pretrained is None and isinstance(clip_model, str):
+            note_random_init(self, 'daclip_pretrained',
+                             f'DA-CLIP {clip_model} (daclip_{clip_model}.pt '
+                             'or a converted file)')
         self._apply_freeze()
 
     # ----------------------------------------------------------- parts
