@@ -45,26 +45,31 @@ class _FinitePredictionsHook(Hook):
     computed from them would look like results (NaN scores, "0 targets").
     """
 
-    def _check(self, outputs) -> None:
-        for sample in outputs or []:
+    def _check(self, outputs, batch_idx: int = 0) -> None:
+        for index, sample in enumerate(outputs or []):
             if not hasattr(sample, 'keys'):
                 continue
             bad = non_finite_predictions(sample)
             if bad:
+                # generated datasets have no file: name the sample instead
+                where = sample.get('img_path') or (
+                    f'sample {index} of batch {batch_idx}' + (
+                        f' (sample_idx {sample.get("sample_idx")})'
+                        if sample.get('sample_idx') is not None else ''))
                 raise FloatingPointError(
                     f'the model produced NaN or infinite values in '
-                    f'{", ".join(bad)} for {sample.get("img_path")!r}, whose '
+                    f'{", ".join(bad)} for {where}, whose '
                     'input is finite: its weights are broken (a diverged run '
                     'or a damaged checkpoint); no metric is computed from '
                     'them')
 
     def after_val_iter(self, runner, batch_idx, data_batch=None,
                        outputs=None) -> None:
-        self._check(outputs)
+        self._check(outputs, batch_idx)
 
     def after_test_iter(self, runner, batch_idx, data_batch=None,
                         outputs=None) -> None:
-        self._check(outputs)
+        self._check(outputs, batch_idx)
 
 
 class NonFiniteLossError(FloatingPointError):
