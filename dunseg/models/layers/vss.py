@@ -302,6 +302,10 @@ class VSSBlock(nn.Module):
         d_conv (int): SS2D depthwise convolution size (odd).
         is_light_sr (bool): CAB compression 6 instead of 3.
         scan_backend (str): Selective scan backend, see ``SS2D``.
+        ln_1_eps (float): eps of the LayerNorm before SS2D. 1e-5 as
+            MambaIR's ``BasicLayer`` builds it (``nn.LayerNorm``); RUN builds
+            ``VSSBlock(hidden_dim)`` with the block's own default, 1e-6
+            (ChunmingHe/RUN, ``lib/Modules.py``), and its configs set that.
 
     Shape:
         (B, C, H, W) -> (B, C, H, W), any H and W; channels-last inside.
@@ -315,10 +319,11 @@ class VSSBlock(nn.Module):
                  expand: float = 2.0,
                  d_conv: int = 3,
                  is_light_sr: bool = False,
-                 scan_backend: str = 'auto') -> None:
+                 scan_backend: str = 'auto',
+                 ln_1_eps: float = 1e-5) -> None:
         super().__init__()
         self.hidden_dim = hidden_dim
-        self.ln_1 = nn.LayerNorm(hidden_dim)
+        self.ln_1 = nn.LayerNorm(hidden_dim, eps=ln_1_eps)
         self.self_attention = SS2D(
             d_model=hidden_dim, d_state=d_state, d_conv=d_conv, expand=expand,
             dropout=attn_drop_rate, scan_backend=scan_backend)

@@ -328,7 +328,8 @@ class RUNUnfolding(BaseModule):
                  in_channels: Sequence[int] = (256, 512, 1024, 2048),
                  channels: int = 192,
                  vss_cfg: Optional[dict] = dict(
-                     type='VSSBlock', d_state=16, expand=2.0, d_conv=3),
+                     type='VSSBlock', d_state=16, expand=2.0, d_conv=3,
+                     ln_1_eps=1e-6),
                  mask_as: str = 'probability',
                  ss_flatten: str = 'permute',
                  ss_weight_norm: str = 'image',

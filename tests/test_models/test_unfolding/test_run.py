@@ -58,8 +58,11 @@ def test_counts_reproduce_the_official_network(channels, ours, official):
                   num_params(run.state_space) -
                   num_params(run.fuse_state_space))
     assert without_ss == ours
-    # + the registered-but-unused official modules = ANCHORS.md 5.2 figure
-    total = without_ss + official_unused_params(channels) + 19  # conv_final2
+    # + the registered-but-unused official modules (13,096,842 at 192
+    # channels) + conv_final2 (19), which the official forward calls
+    # (ChunmingHe/RUN, lib/Network.py) = the official parameter count
+    total = without_ss + official_unused_params(channels) + 19
+    assert official_unused_params(192) == 13_096_842
     assert abs(total - official) / official < 1e-3
     assert total in (79_154_124, 38_986_572)
 
@@ -73,6 +76,10 @@ def test_state_space_blocks_match_runs_vss_blocks():
     assert num_params(ss.small_field) == 564_550
     assert num_params(ss.large_field) == 383_142
     assert num_params(ss.out_y) == 192 * 9 + 1
+    # RUN builds VSSBlock(hidden_dim) with the block's default norm, eps
+    # 1e-6 (lib/Modules.py); MambaIR's BasicLayer passes nn.LayerNorm (1e-5)
+    assert ss.small_field.ln_1.eps == ss.large_field.ln_1.eps == 1e-6
+    assert ss.small_field.ln_2.eps == 1e-5
     with torch.device('meta'):
         mambair = RUNUnfolding(channels=192, large_field_cab='mambair')
     assert num_params(mambair.state_space.large_field) == 453_926
