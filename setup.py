@@ -21,8 +21,14 @@ setup(
     long_description_content_type='text/markdown',
     packages=find_packages(exclude=('configs', 'tools', 'demo', 'tests')),
     # the offline quality selector's fitted weights
-    # (tools/analysis_tools/train_quality_selector.py writes them)
-    package_data={'dunseg': ['models/selectors/weights/*.pth']},
+    # (tools/analysis_tools/train_quality_selector.py writes them), and the
+    # C++ source of the CPU selective scan, compiled on first use
+    package_data={
+        'dunseg': [
+            'models/selectors/weights/*.pth',
+            'models/layers/csrc/*.cpp',
+        ]
+    },
     python_requires='>=3.9',
     install_requires=read_requirements('requirements/runtime.txt'),
     extras_require={

@@ -6,10 +6,11 @@ from .degradation_types import (DEGRADATION_PROMPTS, DEGRADATIONS_3TASK,
 from .restoration import (AllInOneRestorationDataset, DenoiseTestDataset,
                           PairedImageDataset)
 from .synthetic_degradation import SyntheticDegradationDataset
-from .synthetic_sirst import SIRSTSceneGenerator, SyntheticSIRSTDataset
+from .synthetic_sirst import SyntheticSIRSTDataset
 from .cod import (COD10KDataset, CODDataset, DegradedCODTestSets,
                   ImageMaskFolderDataset)
-from .synthetic_cod import CODSceneGenerator, SyntheticCODDataset
+from .synthesis import CODSceneGenerator, SIRSTSceneGenerator
+from .synthetic_cod import SyntheticCODDataset
 from .medical import (ACDCDataset, BraTS2021Dataset, COVID19CTDataset,
                       HCCTACESegDataset, MedicalSliceFolderDataset,
                       MedicalVolumeDataset, packaged_sample_slices)

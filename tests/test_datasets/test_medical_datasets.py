@@ -540,15 +540,16 @@ def test_volumes_exported_as_slices_read_back_the_same(tmp_path):
 
 
 def test_images_are_read_lazily_and_cached(tmp_path, monkeypatch):
-    from dunseg.datasets import medical
+    from dunseg.datasets.medical import base, volumes
     for patient in ('patient001', 'patient002', 'patient003'):
         stem = tmp_path / patient / f'{patient}_frame01'
         write_nifti(f'{stem}.nii.gz', mri_volume())
         write_nifti(f'{stem}_gt.nii.gz', labels_volume())
     reads = []
-    real = medical.load_nifti
-    monkeypatch.setattr(medical, 'load_nifti',
-                        lambda path: reads.append(path) or real(path))
+    real = volumes.load_nifti
+    for module in (base, volumes):  # labels: base; image and labels: ACDC
+        monkeypatch.setattr(module, 'load_nifti',
+                            lambda path: reads.append(path) or real(path))
     ds = ACDCDataset(data_root=str(tmp_path), foreground_only=True,
                      cache_size=2)
     # construction read the three label volumes only
