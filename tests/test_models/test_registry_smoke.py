@@ -12,7 +12,9 @@ registered without an entry here: add a tiny config to ``TINY`` (or, only
 if it cannot run without files this machine cannot have, a reason to
 ``EXCLUDED`` plus a check of its error message).
 """
+import importlib
 import importlib.util
+import pkgutil
 import sys
 from typing import Callable, NamedTuple, Optional, Union
 
@@ -21,16 +23,18 @@ import torch
 from mmengine.model import BaseModel
 from mmengine.structures import PixelData
 
-import dunseg.models  # noqa: F401  (registers every model)
+import dunseg.models  # registers every model
 from dunseg.registry import MODELS
 from dunseg.structures import DunSegDataSample
 from dunseg.utils import register_all_modules
+
 from .test_architectures.test_joint_restorer_segmentor import phantom_batch
 
 register_all_modules()
 
-#: A CLIP small enough for 32x32 inputs (one block per tower), as
-#: tests/conftest.py's TINY_CLIP_32.
+#: A CLIP small enough for 32x32 inputs (one block per tower), like
+#: tests/conftest.py's TINY_CLIP_32 with the 16-token context of the joint
+#: model's tests (the dual prior's prompts).
 TINY_CLIP = dict(
     embed_dim=16,
     vision_cfg=dict(image_size=32, layers=1, width=32, patch_size=16,
@@ -203,7 +207,7 @@ def restore_then_segment(tmp_path):
                                              num_classes=4, channels=8)))
 
 
-# ---- the table ---------------------------------------------------------------
+# ---- the table ------------------------------------------------------------
 
 TINY = {
     # architectures
@@ -421,7 +425,7 @@ TINY = {
                         dict(type='InputAwareQualitySelector')]),
         selector_inputs(observation=lambda: rand(1, 3, 32, 32)), selection(),
         backward=False),
-    # classical-free losses: backward reaches the inputs
+    # losses (no parameters): backward reaches the inputs
     'L1Loss': Smoke(
         dict(type='L1Loss'),
         lambda: ((rand(2, 3, 8, 8, grad=True), rand(2, 3, 8, 8)), {}),
@@ -498,6 +502,10 @@ EXCLUDED = {
 
 
 def registered_models():
+    # every module of the package, also those no __init__ imports yet
+    for info in pkgutil.walk_packages(dunseg.models.__path__,
+                                      'dunseg.models.'):
+        importlib.import_module(info.name)
     return sorted(name for name, cls in MODELS.module_dict.items()
                   if cls.__module__.startswith('dunseg'))
 
