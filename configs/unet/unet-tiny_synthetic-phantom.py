@@ -1,9 +1,9 @@
 # VL-DUN's segmentation-only comparison: a plain U-Net trained on the
 # degraded (zero-filled, k-space undersampled) phantom slices alone, with
 # the same data, Dice + CE losses, optimiser, 600-iteration schedule,
-# MedicalSegMetric and test split as configs/vldun/vldun-tiny_synthetic-
-# phantom.py (the same _base_ data and schedule files; only the model
-# differs).
+# MedicalSegMetric and test split as
+# configs/vldun/vldun-tiny_synthetic-phantom.py (the same _base_ data and
+# schedule files; only the model differs).
 # Model: mmseg's U-Net (Ronneberger et al., MICCAI 2015; mmseg's defaults: 5
 # stages of two 3x3 Conv-BN-ReLU, bilinear up-convolutions) at width 16, and
 # VL-DUN-tiny's Seg. Head (two Conv-BN-ReLU 32 wide + 1x1) on its
