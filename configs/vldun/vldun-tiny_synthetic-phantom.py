@@ -28,9 +28,8 @@ _base_ = [
 ]
 
 # Schedule: 600 iterations. Measured on the shared 2-core CPU (one thread,
-# other jobs running):
-# 3.6-7.5 s per iteration at batch 8, so 600 iterations take about 40-75
-# minutes (47 in our run). With the tuned prior, the 600 iterations give on
+# other jobs running): 3.6-7.5 s per iteration at batch 8, so 600
+# iterations take about 40-75 minutes (47 in our run). With the tuned prior, the 600 iterations give on
 # the test split PSNR 30.21 / 25.95 dB (CT / MRI) against 27.81 / 20.51 for
 # the zero-filled input, SSIM 0.843 / 0.831 against 0.684 / 0.605, and Dice
 # 0.710 (configs/vldun/README.md)
