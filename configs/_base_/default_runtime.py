@@ -18,3 +18,15 @@ load_from = None
 resume = False
 randomness = dict(seed=1)
 tta_model = None
+
+# Hooks every training recipe shares; the schedule files (schedules/*.py,
+# which inherit this file) set the logging interval and when and by which
+# metric checkpoints are kept.
+default_hooks = dict(
+    timer=dict(type='IterTimerHook'),
+    logger=dict(type='LoggerHook', interval=50),
+    param_scheduler=dict(type='ParamSchedulerHook'),
+    checkpoint=dict(type='CheckpointHook', by_epoch=True, interval=1,
+                    max_keep_ckpts=3),
+    sampler_seed=dict(type='DistSamplerSeedHook'),
+    visualization=dict(type='DunSegVisualizationHook'))

@@ -6,7 +6,10 @@ _base_ = [
 ]
 model = dict(type='TopHatDetector', radius=5, k=8.0)
 test_cfg = dict(type='TestLoop')
-default_hooks = dict(visualization=dict(type='DunSegVisualizationHook'))
+# only the visualization hook (tools/test.py --show-dir); the training
+# hooks of default_runtime.py have nothing to do here
+default_hooks = dict(
+    _delete_=True, visualization=dict(type='DunSegVisualizationHook'))
 # nothing to train
 train_dataloader = None
 val_dataloader = None

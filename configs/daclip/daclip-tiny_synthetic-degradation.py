@@ -17,7 +17,7 @@
 #   recognition needs one distinct word per class.
 _base_ = [
     '../_base_/datasets/synthetic_degradation.py',
-    '../_base_/default_runtime.py'
+    '../_base_/schedules/schedule_6e_adamw_cosine.py'
 ]
 degradation_classes = ('denoise_25', 'dehaze', 'derain', 'deblur',
                        'delowlight', 'jpeg')
@@ -69,28 +69,4 @@ test_dataloader = val_dataloader
 val_evaluator = dict(type='DegradationRecognitionMetric')
 test_evaluator = val_evaluator
 
-max_epochs = 6  # 7200 / 32 -> 225 iterations per epoch
-optim_wrapper = dict(
-    type='OptimWrapper',
-    # DA-CLIP: AdamW, wd 0.05; a larger lr for the random tiny controller
-    optimizer=dict(type='AdamW', lr=3e-4, betas=(0.9, 0.98),
-                   weight_decay=0.05))
-param_scheduler = [
-    # no T_max / end: the cosine follows train_cfg.max_epochs
-    dict(type='CosineAnnealingLR', eta_min=1e-6, begin=0, by_epoch=True,
-         convert_to_iter_based=True)
-]
-train_cfg = dict(
-    type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=3)
-val_cfg = dict(type='ValLoop')
-test_cfg = dict(type='TestLoop')
-default_hooks = dict(
-    timer=dict(type='IterTimerHook'),
-    logger=dict(type='LoggerHook', interval=50),
-    param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(
-        type='CheckpointHook', by_epoch=True, interval=3, max_keep_ckpts=1,
-        save_best='accuracy', rule='greater'),
-    sampler_seed=dict(type='DistSamplerSeedHook'))
-log_processor = dict(by_epoch=True)
 randomness = dict(seed=0)

@@ -5,7 +5,9 @@
 # parts (4 SODUN stages with VSS mask proximals and the shared background
 # U-net, DeRUN with N_k = (4, 3, 3, 2), selection, L_csc), 64 x 64 images.
 #
-# Training follows RUN-tiny-degraded's recipe, which this config inherits:
+# Training follows RUN-tiny-degraded's recipe
+# (configs/run/run-tiny_synthetic-cod-degraded.py, same _base_ data and
+# schedule files):
 # 1,000 iterations of batch 8, the first 350 on clean images, then half
 # clean, half degraded (low light, haze, low resolution or their
 # combination, at any level), so DeRUN has
@@ -28,15 +30,16 @@
 #   python tools/train.py configs/nun/nun-tiny_synthetic-cod.py --cfg-options \
 #       model.prior.daclip_pretrained=$(ls work_dirs/daclip-tiny/best_*.pth)
 # Without it the frozen DA-CLIP is random.
-_base_ = ['../run/run-tiny_synthetic-cod-degraded.py']
-img_size = (64, 64)  # (H, W)
+_base_ = [
+    '../_base_/datasets/synthetic_cod_64x64.py',
+    '../_base_/schedules/schedule_1k_adam_cosine.py'
+]
 tiny_clip = dict(
     embed_dim=64,
     vision_cfg=dict(
         image_size=64, layers=2, width=64, patch_size=8, head_width=32),
     text_cfg=dict(context_length=16, width=64, heads=2, layers=2))
 model = dict(
-    _delete_=True,
     type='NUNSegmentor',
     data_preprocessor=dict(type='DunSegDataPreprocessor', in_channels=3),
     encoder=dict(type='ResNetEncoder', depth=18, base_channels=16,
@@ -73,15 +76,14 @@ model = dict(
     # 15 % faster training steps on a CPU (NUNSegmentor docstring)
     channels_last=True)
 
-train_pipeline = [
-    dict(type='CODRandomFlip', prob=0.5),
-    dict(type='CODRandomCrop', border=5),
-    dict(type='CODRandomRotate', prob=0.2, max_angle=15),
-    dict(type='CODColorEnhance'),
-    dict(type='ResizeCOD', scale=(img_size[1], img_size[0])),
-    dict(type='PackCODInputs'),
-]
-train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+# RUN-tiny-degraded's data: half clean, half degraded, after 350 clean
+# iterations
+train_dataloader = dict(
+    dataset=dict(
+        degradation=dict(kind=('lowlight', 'haze', 'lowres', 'combined'),
+                         level=('light', 'medium', 'heavy'),
+                         clean_fraction=0.5)))
+custom_hooks = [dict(type='CleanWarmupHook', clean_iters=350)]
 # masks per test set; restorations of the degraded sets against their clean
 # images (the clean set has nothing to restore)
 val_evaluator = [
@@ -92,3 +94,4 @@ test_evaluator = val_evaluator
 # DDP: stage 1's edge branch has edge-loss weight 0 (and no edge loss at all
 # in the paper-loss variant), so some parameters get no gradient
 find_unused_parameters = True
+randomness = dict(seed=0)

@@ -5,8 +5,12 @@
 # tools/dataset_converters/make_degraded_cod.py writes them to disk). Masks
 # and restorations are reported per set and level (CAMO-lowlight-medium/Sm,
 # PSNR_CAMO-lowlight-medium, ...). The haze, low-resolution and combined
-# configs inherit this one and change the degradation kind.
-_base_ = ['./nun_r50_cod10k.py']
+# configs inherit this one and change the degradation kind. Model, schedule
+# and batch size as nun_r50_cod10k.py.
+_base_ = [
+    '../_base_/models/nun_r50.py', '../_base_/datasets/cod10k.py',
+    '../_base_/schedules/schedule_160e_adam_step.py'
+]
 degradation = 'lowlight'
 test_pipeline = [
     dict(type='LoadCODImageFromFile'),
@@ -15,6 +19,7 @@ test_pipeline = [
     dict(type='PackCODInputs'),
 ]
 train_dataloader = dict(
+    batch_size=18,
     dataset=dict(
         degradation=dict(kind=degradation,
                          level=('light', 'medium', 'heavy'))))

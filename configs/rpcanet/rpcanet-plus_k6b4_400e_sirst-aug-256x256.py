@@ -2,6 +2,5 @@
 # official checkpoint SIRST_Aug_mIoU_74.56.pkl loads here.
 _base_ = [
     '../_base_/models/rpcanet_plus.py', '../_base_/datasets/sirst_aug.py',
-    '../_base_/default_runtime.py',
     '../_base_/schedules/schedule_400e_adam_poly.py'
 ]

@@ -4,8 +4,19 @@
 # the unfolding backbone replaced by an FPN decoder of similar size
 # (3,738,193 parameters against RUN-tiny's 3,901,087). The comparison is in
 # configs/run/README.md.
-_base_ = ['../run/run-tiny_synthetic-cod.py']
+#
+# Built from the _base_ files RUN-tiny uses (RUN's model config with the
+# backbone replaced, the 64x64 SyntheticCOD data, the 1,400-iteration
+# schedule) rather than from the RUN-tiny config itself.
+_base_ = [
+    '../_base_/models/run.py', '../_base_/datasets/synthetic_cod_64x64.py',
+    '../_base_/schedules/schedule_1.4k_adam_cosine.py'
+]
 model = dict(
+    # RUN-tiny's encoder and UAL ramp
+    encoder=dict(type='ResNetEncoder', depth=18, base_channels=16,
+                 pretrained=None),
+    uncertainty_loss=dict(ramp_iters=250),
     backbone=dict(
         _delete_=True, type='FPNMaskDecoder', channels=192,
         num_fuse_convs=2),
@@ -14,3 +25,4 @@ model = dict(
     edge_loss=None,
     edge_loss_weights=(0, ),
     reconstruction_loss_weights=(0, ))
+randomness = dict(seed=0)

@@ -1,8 +1,9 @@
 # VL-DUN's segmentation-only comparison: a plain U-Net trained on the
 # degraded (zero-filled, k-space undersampled) phantom slices alone, with
 # the same data, Dice + CE losses, optimiser, 600-iteration schedule,
-# MedicalSegMetric and test split as configs/vldun/vldun-tiny_synthetic-
-# phantom.py (all inherited from it; only the model differs).
+# MedicalSegMetric and test split as
+# configs/vldun/vldun-tiny_synthetic-phantom.py (the same _base_ data and
+# schedule files; only the model differs).
 # Model: mmseg's U-Net (Ronneberger et al., MICCAI 2015; mmseg's defaults: 5
 # stages of two 3x3 Conv-BN-ReLU, bilinear up-convolutions) at width 16, and
 # VL-DUN-tiny's Seg. Head (two Conv-BN-ReLU 32 wide + 1x1) on its
@@ -12,9 +13,11 @@
 # in that config, 3,162,112 of them CLIP's token-embedding table, of which
 # only the few prompt tokens are ever read.
 #   python tools/train.py configs/unet/unet-tiny_synthetic-phantom.py
-_base_ = ['../vldun/vldun-tiny_synthetic-phantom.py']
+_base_ = [
+    '../_base_/datasets/synthetic_phantom_64x64.py',
+    '../_base_/schedules/schedule_0.6k_adamw_warmup-cosine.py'
+]
 model = dict(
-    _delete_=True,
     type='MedicalSegmentor',
     data_preprocessor=dict(type='DunSegDataPreprocessor', in_channels=1),
     backbone=dict(
@@ -23,4 +26,10 @@ model = dict(
         # registry, which does not hold mmseg's InterpConv
         upsample_cfg=dict(type='mmseg.InterpConv')),
     seg_head=dict(type='VLDUNSegHead', num_classes=4, channels=32),
-    seg_losses={{_base_.model.seg_losses}})
+    # VL-DUN's L = CE + Dice (configs/_base_/models/vldun.py)
+    seg_losses=[
+        dict(type='CrossEntropyLoss', loss_weight=1.0,
+             loss_name='loss_seg_ce'),
+        dict(type='MultiClassDiceLoss', loss_weight=1.0,
+             loss_name='loss_seg_dice'),
+    ])

@@ -8,21 +8,24 @@
 # The paper tunes on 8 datasets and 4 degradation primitives (noise, blur,
 # motion, low resolution); the data here are the four joint-setting
 # datasets, labelled by dataset and by k-space pattern.
-_base_ = ['./vldun_medical4-256x256.py']
+# Model and data of vldun_medical4-256x256.py; 10 epochs of AdamW 1e-5 (as
+# VLU-Net's adapter tuning, Adam 1e-5) at a constant lr, no validation.
+_base_ = [
+    '../_base_/models/vldun.py',
+    '../_base_/datasets/vldun_medical4.py',
+    '../_base_/schedules/schedule_10e_adamw_constant.py'
+]
 model = dict(
+    # the joint model of vldun_medical4-256x256.py, so that the checkpoint
+    # loads there
+    seg_head=dict(num_classes=7),
+    label_spaces=dict(
+        ACDC=[0, 1, 2, 3],       # background, RV, myocardium, LV
+        BraTS2021=[0, 4],        # tumour
+        COVID19CT=[0, 5],        # infection
+        HCCTACESeg=[0, 6]),      # liver tumour
     prior=dict(trainable=('visual', 'modality_classifier')),
     train_prior=True,
     prior_only=True)
-# CLIP fine-tuning (VLU-Net's adapter tuning used Adam 1e-5)
-optim_wrapper = dict(
-    _delete_=True,
-    type='OptimWrapper',
-    optimizer=dict(type='AdamW', lr=1e-5, weight_decay=0.01))
-param_scheduler = []
-train_cfg = dict(_delete_=True, type='EpochBasedTrainLoop', max_epochs=10)
 val_dataloader = None
 val_evaluator = None
-val_cfg = None
-default_hooks = dict(
-    checkpoint=dict(_delete_=True, type='CheckpointHook', by_epoch=True,
-                    interval=1, max_keep_ckpts=2))

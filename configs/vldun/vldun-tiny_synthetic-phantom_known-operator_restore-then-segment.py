@@ -7,9 +7,27 @@
 # model's 1,412,584.
 #   python tools/train.py configs/vldun/vldun-tiny_synthetic-phantom_known-operator_wo-seghead.py
 #   python tools/train.py configs/vldun/vldun-tiny_synthetic-phantom_known-operator_restore-then-segment.py
-_base_ = ['./vldun-tiny_synthetic-phantom_restore-then-segment.py']
+_base_ = ['./vldun-tiny_synthetic-phantom.py']
+# as vldun-tiny_synthetic-phantom_restore-then-segment.py (U-Net width 4),
+# with the known-operator restorer
+restorer_checkpoint = ('work_dirs/'
+                       'vldun-tiny_synthetic-phantom_known-operator_wo-seghead/'
+                       'iter_600.pth')
 model = dict(
+    _delete_=True,
+    type='RestoreThenSegment',
+    data_preprocessor=dict(type='DunSegDataPreprocessor', in_channels=1),
+    # step 1's model: the known-operator VL-DUN-tiny without its Seg. Head
     restorer=dict(
-        prior=None, backbone=dict(use_prior=False, physical_operator=True)),
-    restorer_checkpoint='work_dirs/'
-    'vldun-tiny_synthetic-phantom_known-operator_wo-seghead/iter_600.pth')
+        _base_.model, prior=None, seg_head=None,
+        backbone=dict(_base_.model.backbone, use_prior=False,
+                      physical_operator=True)),
+    restorer_checkpoint=restorer_checkpoint,
+    segmenter=dict(
+        type='MedicalSegmentor',
+        backbone=dict(
+            type='mmseg.UNet', in_channels=1, base_channels=4, num_stages=5,
+            upsample_cfg=dict(type='mmseg.InterpConv')),
+        seg_head=dict(type='VLDUNSegHead', num_classes=4, channels=8),
+        # VL-DUN-tiny's CE + Dice
+        seg_losses=_base_.model.seg_losses))

@@ -9,8 +9,21 @@
 # iterations (results in configs/vldun/README.md).
 #   python tools/train.py configs/vldun/vldun-tiny_synthetic-phantom_wo-seghead.py
 #   python tools/train.py configs/vldun/vldun-tiny_synthetic-phantom_restore-then-segment-unet16.py
-_base_ = ['./vldun-tiny_synthetic-phantom_restore-then-segment.py']
+_base_ = ['./vldun-tiny_synthetic-phantom.py']
+# as vldun-tiny_synthetic-phantom_restore-then-segment.py, U-Net width 16
+restorer_checkpoint = \
+    'work_dirs/vldun-tiny_synthetic-phantom_wo-seghead/iter_600.pth'
 model = dict(
+    _delete_=True,
+    type='RestoreThenSegment',
+    data_preprocessor=dict(type='DunSegDataPreprocessor', in_channels=1),
+    restorer=dict(_base_.model, seg_head=None),
+    restorer_checkpoint=restorer_checkpoint,
     segmenter=dict(
-        backbone=dict(base_channels=16),
-        seg_head=dict(channels=32)))
+        type='MedicalSegmentor',
+        backbone=dict(
+            type='mmseg.UNet', in_channels=1, base_channels=16, num_stages=5,
+            upsample_cfg=dict(type='mmseg.InterpConv')),
+        seg_head=dict(type='VLDUNSegHead', num_classes=4, channels=32),
+        # VL-DUN-tiny's CE + Dice
+        seg_losses=_base_.model.seg_losses))

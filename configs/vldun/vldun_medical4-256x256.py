@@ -15,8 +15,7 @@
 _base_ = [
     '../_base_/models/vldun.py',
     '../_base_/datasets/vldun_medical4.py',
-    '../_base_/schedules/schedule_200e_adamw_warmup-cosine.py',
-    '../_base_/default_runtime.py'
+    '../_base_/schedules/schedule_200e_adamw_warmup-cosine.py'
 ]
 model = dict(
     seg_head=dict(num_classes=7),

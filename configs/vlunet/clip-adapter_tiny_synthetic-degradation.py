@@ -13,7 +13,7 @@
 # Adam 3e-4 instead of 1e-5 for the randomly initialised tower.
 _base_ = [
     '../_base_/datasets/synthetic_degradation.py',
-    '../_base_/default_runtime.py'
+    '../_base_/schedules/schedule_12e_adam_cosine.py'
 ]
 degradation_classes = ('denoise_15', 'denoise_25', 'denoise_50', 'dehaze',
                        'derain', 'deblur', 'delowlight')
@@ -54,26 +54,4 @@ test_dataloader = val_dataloader
 val_evaluator = dict(type='DegradationRecognitionMetric')
 test_evaluator = val_evaluator
 
-max_epochs = 12  # 8400 / 32 -> 263 iterations per epoch
-optim_wrapper = dict(
-    type='OptimWrapper',
-    optimizer=dict(type='Adam', lr=3e-4, betas=(0.9, 0.999)))
-param_scheduler = [
-    # ends with the loop (no `end` / `T_max`), whatever max_epochs is
-    dict(type='CosineAnnealingLR', eta_min=1e-6, begin=0, by_epoch=True,
-         convert_to_iter_based=True)
-]
-train_cfg = dict(
-    type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=4)
-val_cfg = dict(type='ValLoop')
-test_cfg = dict(type='TestLoop')
-default_hooks = dict(
-    timer=dict(type='IterTimerHook'),
-    logger=dict(type='LoggerHook', interval=100),
-    param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(
-        type='CheckpointHook', by_epoch=True, interval=4, max_keep_ckpts=1,
-        save_best='accuracy', rule='greater'),
-    sampler_seed=dict(type='DistSamplerSeedHook'))
-log_processor = dict(by_epoch=True)
 randomness = dict(seed=0)

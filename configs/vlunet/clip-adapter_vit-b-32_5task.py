@@ -12,7 +12,8 @@
 # `model.prior` (its keys are prior.* too); or convert the released
 # clip_tuned.pth with tools/model_converters/vlunet_clip2dunseg.py.
 _base_ = [
-    '../_base_/datasets/allinone_5task.py', '../_base_/default_runtime.py'
+    '../_base_/datasets/allinone_5task.py',
+    '../_base_/schedules/schedule_100e_adam_constant.py'
 ]
 degradation_classes = ('denoise_15', 'denoise_25', 'denoise_50', 'dehaze',
                        'derain', 'deblur', 'delowlight')
@@ -54,21 +55,3 @@ train_dataloader = dict(
 val_evaluator = dict(type='DegradationRecognitionMetric')
 test_evaluator = val_evaluator
 
-optim_wrapper = dict(
-    type='OptimWrapper',
-    optimizer=dict(type='Adam', lr=1e-5, betas=(0.9, 0.999), eps=1e-8))
-param_scheduler = []  # constant lr
-auto_scale_lr = dict(enable=False, base_batch_size=32)
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=100, val_interval=10)
-val_cfg = dict(type='ValLoop')
-test_cfg = dict(type='TestLoop')
-default_hooks = dict(
-    timer=dict(type='IterTimerHook'),
-    logger=dict(type='LoggerHook', interval=50),
-    param_scheduler=dict(type='ParamSchedulerHook'),
-    # the notebook saves learnable_params every 10 epochs
-    checkpoint=dict(
-        type='CheckpointHook', by_epoch=True, interval=10, max_keep_ckpts=3,
-        save_best='accuracy', rule='greater'),
-    sampler_seed=dict(type='DistSamplerSeedHook'))
-log_processor = dict(by_epoch=True)

@@ -2,8 +2,7 @@
 # 34,364,852 parameters; official recipe as the 5-task config.
 _base_ = [
     '../_base_/models/vlunet.py', '../_base_/datasets/allinone_3task.py',
-    '../_base_/schedules/schedule_200e_adamw_warmup-cosine.py',
-    '../_base_/default_runtime.py'
+    '../_base_/schedules/schedule_200e_adamw_warmup-cosine.py'
 ]
 degradation_classes = ('denoise_15', 'denoise_25', 'denoise_50', 'dehaze',
                        'derain')

@@ -4,8 +4,7 @@
 # cosine over 200 epochs, L1 on the final output.
 _base_ = [
     '../_base_/models/vlunet.py', '../_base_/datasets/allinone_5task.py',
-    '../_base_/schedules/schedule_200e_adamw_warmup-cosine.py',
-    '../_base_/default_runtime.py'
+    '../_base_/schedules/schedule_200e_adamw_warmup-cosine.py'
 ]
 # the official DDP run sets find_unused_parameters (down1_2_i is unused)
 find_unused_parameters = True

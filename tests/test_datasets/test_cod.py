@@ -341,15 +341,19 @@ def test_degraded_test_sets_one_dataset_per_set_and_level(run_tree):
                             pipeline=TEST_PIPELINE))
 
 
-@pytest.mark.parametrize('kind', ['lowlight', 'haze', 'lowres', 'combined'])
-def test_degraded_nun_configs_degrade_train_and_test_alike(kind):
+@pytest.mark.parametrize('kind,config', [
+    ('lowlight', 'configs/nun/nun_r50_cod10k-lowlight.py'),
+    ('haze', 'configs/nun/nun_r50_cod10k-haze.py'),
+    ('lowres', 'configs/nun/nun_r50_cod10k-lowres.py'),
+    ('combined', 'configs/nun/nun_r50_cod10k-combined.py'),
+])
+def test_degraded_nun_configs_degrade_train_and_test_alike(kind, config):
     import os.path as osp
 
     from mmengine.config import Config
 
     from ..conftest import REPO_ROOT
-    cfg = Config.fromfile(
-        osp.join(REPO_ROOT, f'configs/nun/nun_r50_cod10k-{kind}.py'))
+    cfg = Config.fromfile(osp.join(REPO_ROOT, config))
     assert cfg.train_dataloader.dataset.degradation.kind == kind
     for loader in (cfg.val_dataloader, cfg.test_dataloader):
         assert loader.dataset.type == 'DegradedCODTestSets'

@@ -6,15 +6,12 @@
 # and Urban100 (sigma 15/25/50), SOTS-outdoor, Rain100L, centre-cropped to a
 # multiple of 16 as the official evaluation. Layout: docs/get_started.md,
 # 'Restoration data layouts'.
-data_root = 'data'
+_base_ = ['./allinone_common.py']
+data_root = _base_.data_root
+noise_degrade_params = _base_.noise_degrade_params
 restoration_tasks = ('denoise_15', 'denoise_25', 'denoise_50', 'dehaze',
                      'derain')
 restoration_classes = restoration_tasks
-# official noise: clip(x + n) truncated to 8 bit
-noise_degrade_params = dict(denoise_15=dict(quantize=True),
-                            denoise_25=dict(quantize=True),
-                            denoise_50=dict(quantize=True))
-
 train_pipeline = [
     dict(type='LoadPairedImageFromFile'),
     dict(type='CenterCropToMultiple', base=16),
@@ -74,25 +71,9 @@ restoration_test_sets = [
                  'derain', 'Rain100L'),
 ]
 
-train_dataloader = dict(batch_size=4,
-                        num_workers=4,
-                        persistent_workers=True,
-                        sampler=dict(type='DefaultSampler', shuffle=True),
-                        collate_fn=dict(type='default_collate'),
-                        dataset=dict(type='AllInOneRestorationDataset',
-                                     data_root=data_root,
-                                     tasks=restoration_tasks,
-                                     split='train',
-                                     degradation_classes=restoration_classes,
-                                     pipeline=train_pipeline))
-val_dataloader = dict(batch_size=1,
-                      num_workers=2,
-                      persistent_workers=True,
-                      sampler=dict(type='DefaultSampler', shuffle=False),
-                      collate_fn=dict(type='default_collate'),
-                      dataset=dict(type='ConcatDataset',
-                                   datasets=restoration_test_sets))
+train_dataloader = dict(
+    dataset=dict(tasks=restoration_tasks,
+                 degradation_classes=restoration_classes,
+                 pipeline=train_pipeline))
+val_dataloader = dict(dataset=dict(datasets=restoration_test_sets))
 test_dataloader = val_dataloader
-
-val_evaluator = dict(type='RestorationMetric')
-test_evaluator = val_evaluator

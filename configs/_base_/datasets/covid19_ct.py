@@ -6,11 +6,12 @@
 # Lung window (-600, 1500) HU; the radiopaedia volumes (0-255, not HU) are
 # percentile scaled. Slices with infection only, 512x512 -> 256x256, radial
 # undersampling (sparse-view CT) sampling 1/4 of k-space.
+_base_ = ['./medical_common.py']
 dataset_type = 'COVID19CTDataset'
 data_root = 'data/COVID19CT'
 img_size = 256
+# radial undersampling (sparse-view CT) has no centre fraction
 undersampling = dict(acceleration=4.0)
-
 train_pipeline = [
     dict(type='ResizeMedical', scale=img_size, keep_ratio=True),
     dict(type='PairedRandomFlipRot', include_identity=True,
@@ -25,24 +26,11 @@ test_pipeline = [
 ]
 
 train_dataloader = dict(
-    batch_size=8,
-    num_workers=2,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=True),
-    collate_fn=dict(type='default_collate'),
     dataset=dict(type=dataset_type, data_root=data_root, ann_file='train.txt',
                  ct_window=(-600, 1500), foreground_only=True,
                  pipeline=train_pipeline))
 test_dataloader = dict(
-    batch_size=1,
-    num_workers=2,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    collate_fn=dict(type='default_collate'),
     dataset=dict(type=dataset_type, data_root=data_root, ann_file='test.txt',
                  ct_window=(-600, 1500), foreground_only=True,
                  pipeline=test_pipeline))
 val_dataloader = test_dataloader
-
-val_evaluator = dict(type='MedicalSegMetric')
-test_evaluator = dict(type='MedicalSegMetric', hd95=True)

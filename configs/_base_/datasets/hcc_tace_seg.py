@@ -7,11 +7,12 @@
 # classes background / tumour (label_mode='liver_tumour' adds the liver).
 # Slices with tumour only, 512x512 -> 256x256, radial undersampling
 # (sparse-view CT) sampling 1/4 of k-space.
+_base_ = ['./medical_common.py']
 dataset_type = 'HCCTACESegDataset'
 data_root = 'data/HCC-TACE-Seg'
 img_size = 256
+# radial undersampling (sparse-view CT) has no centre fraction
 undersampling = dict(acceleration=4.0)
-
 train_pipeline = [
     dict(type='ResizeMedical', scale=img_size, keep_ratio=True),
     dict(type='PairedRandomFlipRot', include_identity=True,
@@ -26,24 +27,11 @@ test_pipeline = [
 ]
 
 train_dataloader = dict(
-    batch_size=8,
-    num_workers=2,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=True),
-    collate_fn=dict(type='default_collate'),
     dataset=dict(type=dataset_type, data_root=data_root, ann_file='train.txt',
                  layout='dicom', label_mode='tumour', ct_window=(40, 400),
                  foreground_only=True, pipeline=train_pipeline))
 test_dataloader = dict(
-    batch_size=1,
-    num_workers=2,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    collate_fn=dict(type='default_collate'),
     dataset=dict(type=dataset_type, data_root=data_root, ann_file='test.txt',
                  layout='dicom', label_mode='tumour', ct_window=(40, 400),
                  foreground_only=True, pipeline=test_pipeline))
 val_dataloader = test_dataloader
-
-val_evaluator = dict(type='MedicalSegMetric')
-test_evaluator = dict(type='MedicalSegMetric', hd95=True)

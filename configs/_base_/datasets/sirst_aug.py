@@ -3,6 +3,9 @@
 # flip, horizontal flip and transpose, each with probability 0.5.
 # The official loader applies the same random flips/transpose to test images
 # (with their masks); the test pipeline below is deterministic instead.
+# No resize (the images are 256x256 already; irstd_common.py's img_scale
+# is not used here).
+_base_ = ['./irstd_common.py']
 dataset_type = 'SIRSTAugDataset'
 data_root = 'data/SIRST-Aug'
 
@@ -26,28 +29,9 @@ test_pipeline = [
 ]
 
 train_dataloader = dict(
-    batch_size=8,
-    num_workers=2,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=True),
-    collate_fn=dict(type='default_collate'),
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        split='train',
-        pipeline=train_pipeline))
+    dataset=dict(type=dataset_type, data_root=data_root,
+                 pipeline=train_pipeline))
 val_dataloader = dict(
-    batch_size=1,
-    num_workers=2,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    collate_fn=dict(type='default_collate'),
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        split='test',
-        pipeline=test_pipeline))
+    dataset=dict(type=dataset_type, data_root=data_root,
+                 pipeline=test_pipeline))
 test_dataloader = val_dataloader
-
-val_evaluator = dict(type='ISTDMetric')
-test_evaluator = val_evaluator

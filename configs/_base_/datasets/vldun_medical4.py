@@ -9,22 +9,8 @@
 # compares the datasets' metainfo, and MedicalSegMetric scores each dataset
 # with its own classes (Dice = mean over the four datasets, the paper's
 # "Average" column).
+_base_ = ['./medical_common.py']
 data_root = 'data'
-img_size = 256
-undersampling = dict(acceleration=4.0, center_fraction=0.08)
-
-train_pipeline = [
-    dict(type='ResizeMedical', scale=img_size, keep_ratio=True),
-    dict(type='PairedRandomFlipRot', include_identity=True,
-         keys=('gt_img', 'gt_seg_map')),
-    dict(type='KSpaceUndersample', modality='auto', **undersampling),
-    dict(type='PackMedicalInputs'),
-]
-test_pipeline = [
-    dict(type='ResizeMedical', scale=img_size, keep_ratio=True),
-    dict(type='KSpaceUndersample', modality='auto', seed=0, **undersampling),
-    dict(type='PackMedicalInputs'),
-]
 
 
 def _sets(split, pipeline):
@@ -46,22 +32,9 @@ def _sets(split, pipeline):
 
 
 train_dataloader = dict(
-    batch_size=8,
-    num_workers=2,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=True),
-    collate_fn=dict(type='default_collate'),
-    dataset=dict(type='ConcatDataset', ignore_keys=['classes'],
-                 datasets=_sets('train', train_pipeline)))
+    dataset=dict(_delete_=True, type='ConcatDataset', ignore_keys=['classes'],
+                 datasets=_sets('train', _base_.train_pipeline)))
 test_dataloader = dict(
-    batch_size=1,
-    num_workers=2,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    collate_fn=dict(type='default_collate'),
-    dataset=dict(type='ConcatDataset', ignore_keys=['classes'],
-                 datasets=_sets('test', test_pipeline)))
+    dataset=dict(_delete_=True, type='ConcatDataset', ignore_keys=['classes'],
+                 datasets=_sets('test', _base_.test_pipeline)))
 val_dataloader = test_dataloader
-
-val_evaluator = dict(type='MedicalSegMetric')
-test_evaluator = dict(type='MedicalSegMetric', hd95=True)

@@ -2,7 +2,8 @@
 # with N_k = (4, 3, 3, 2) DeRUN iterations, a frozen DA-CLIP ViT-B-32 prior
 # computed once on the input ("VLM@stage1"), selection between DeRUN
 # iterates, L_basic + 0.1 L_csc. Widths are not published: 64 channels (the
-# RUN width whose MACs match the paper's RUN figure at 352x352, ANCHORS.md 6).
+# RUN width whose MACs match the MACs the NUN paper reports for RUN at
+# 352x352).
 #
 # No weights are downloaded. Set local paths:
 #   model.encoder.pretrained           ImageNet ResNet-50 (torchvision

@@ -18,7 +18,9 @@ model = dict(
         type='RUN',
         channels=192,
         vss_cfg=dict(type='VSSBlock', d_state=16, expand=2.0, d_conv=3),
-        # official-code behaviours (ANCHORS.md 5.2); defaults fix them:
+        # where the official code (ChunmingHe/RUN, lib/Network.py) departs
+        # from the paper or breaks; the defaults fix it (the flags are
+        # described in dunseg/models/unfolding/run.py):
         mask_as='probability',      # official: 'logits'
         ss_flatten='permute',       # official: 'view' (scrambles the map)
         ss_weight_norm='image',     # official: 'batch'

@@ -4,6 +4,7 @@
 # annealing to 0 at epoch 200, stepped per epoch; validation and checkpoints
 # every 5 epochs. Total batch 32 (4 per GPU x 8 GPUs): set
 # `auto_scale_lr.enable=True` to rescale lr for another total batch size.
+_base_ = ['../default_runtime.py']
 optim_wrapper = dict(
     type='OptimWrapper',
     optimizer=dict(type='AdamW', lr=2e-4, betas=(0.9, 0.999),
@@ -21,12 +22,7 @@ train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=200, val_interval=5)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 default_hooks = dict(
-    timer=dict(type='IterTimerHook'),
-    logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=True),
-    param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(
-        type='CheckpointHook', by_epoch=True, interval=5, max_keep_ckpts=3,
-        save_best='PSNR', rule='greater'),
-    sampler_seed=dict(type='DistSamplerSeedHook'),
-    visualization=dict(type='DunSegVisualizationHook'))
+    logger=dict(log_metric_by_epoch=True),
+    checkpoint=dict(by_epoch=True, interval=5, max_keep_ckpts=3,
+                    save_best='PSNR', rule='greater'))
 log_processor = dict(by_epoch=True)

@@ -1,6 +1,7 @@
 # Official RPCANet / RPCANet+ recipe: Adam 1e-4, no weight decay, poly(0.9)
 # decay per iteration without warm-up, 400 epochs; validation (on the test
 # split, as in the official code) every 10 epochs, best checkpoint by IoU.
+_base_ = ['../default_runtime.py']
 optim_wrapper = dict(
     type='OptimWrapper', optimizer=dict(type='Adam', lr=1e-4, betas=(0.9, 0.999)))
 param_scheduler = [
@@ -13,12 +14,7 @@ train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=400, val_interval=10)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 default_hooks = dict(
-    timer=dict(type='IterTimerHook'),
-    logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=True),
-    param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(
-        type='CheckpointHook', by_epoch=True, interval=10, max_keep_ckpts=3,
-        save_best='IoU', rule='greater'),
-    sampler_seed=dict(type='DistSamplerSeedHook'),
-    visualization=dict(type='DunSegVisualizationHook'))
+    logger=dict(log_metric_by_epoch=True),
+    checkpoint=dict(by_epoch=True, interval=10, max_keep_ckpts=3,
+                    save_best='IoU', rule='greater'))
 log_processor = dict(by_epoch=True)
