@@ -1,6 +1,6 @@
 # Embedded procedural concealed-object data (no files needed): objects whose
 # texture is cut from their own background (see
-# dunseg/datasets/synthetic_cod.py), 128x128 RGB in [0, 1], pixel-exact masks
+# dunseg/datasets/synthesis/cod_scenes.py), 128x128 RGB in [0, 1], pixel-exact masks
 # and 5 px edge bands. Train and test use independent random streams of the
 # same seed and disjoint regions of the source photographs. The test set is the
 # clean split plus its four NUN degradations at the medium level; CODMetric
@@ -12,7 +12,7 @@ img_size = (128, 128)  # (H, W)
 num_test = 200
 # 'easy' (learnable from scratch in minutes on a CPU), 'medium' or 'hard':
 # how closely objects match their surroundings (DIFFICULTIES in
-# dunseg/datasets/synthetic_cod.py); colour thresholds fail on all three.
+# dunseg/datasets/synthesis/cod_scenes.py); colour thresholds fail on all three.
 difficulty = 'easy'
 
 train_pipeline = [

@@ -17,7 +17,10 @@ model = dict(
     backbone=dict(
         type='RUN',
         channels=192,
-        vss_cfg=dict(type='VSSBlock', d_state=16, expand=2.0, d_conv=3),
+        # ln_1_eps: RUN builds VSSBlock(hidden_dim) with LayerNorm eps 1e-6
+        # before SS2D (ChunmingHe/RUN, lib/Modules.py)
+        vss_cfg=dict(type='VSSBlock', d_state=16, expand=2.0, d_conv=3,
+                     ln_1_eps=1e-6),
         # where the official code (ChunmingHe/RUN, lib/Network.py) departs
         # from the paper or breaks; the defaults fix it (the flags are
         # described in dunseg/models/unfolding/run.py):
