@@ -31,17 +31,17 @@ test: $(STAMP)
 # NUN on the embedded data: tiny DA-CLIP prior, NUN-tiny on degraded
 # SyntheticCOD scenes, test (COD metrics per set, restorations vs input), demo.
 demo: $(STAMP)
-	bash tools/run_embedded_nun_demo.sh $(PY) $(DEMO_DIR)
+	bash demo/embedded/nun.sh $(PY) $(DEMO_DIR)
 
 # Train RPCANet+ on the embedded synthetic infrared dataset, test it against
 # the classical top-hat baseline, and run the demo on a sample image.
 demo-rpcanet: $(STAMP)
-	bash tools/run_embedded_demo.sh $(PY) $(RPCANET_CONFIG) work_dirs/rpcanet_demo
+	bash demo/embedded/rpcanet.sh $(PY) $(RPCANET_CONFIG) work_dirs/rpcanet_demo
 
 # The VLU-Net recipe on embedded synthetic degradations: CLIP adapter tuning,
 # VLU-Net training, test (PSNR/SSIM per degradation) and the demo.
 demo-vlunet: $(STAMP)
-	bash tools/run_embedded_vlunet_demo.sh $(PY) work_dirs/vlunet_demo
+	bash demo/embedded/vlunet.sh $(PY) work_dirs/vlunet_demo
 
 clean-venv:
 	rm -rf $(VENV)

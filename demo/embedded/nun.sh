@@ -5,7 +5,7 @@
 # 3. test it on the clean split and its four medium degradations (COD
 #    metrics per set; its restorations against the degraded input),
 # 4. run the demo on a low-light scene (mask, selected restoration, stages).
-# Usage: bash tools/run_embedded_nun_demo.sh PYTHON WORK_DIR
+# Usage: bash demo/embedded/nun.sh PYTHON WORK_DIR
 # DACLIP_CONFIG / NUN_CONFIG / DEMO_IMAGE override the defaults.
 set -euo pipefail
 PY=${1:-python}
