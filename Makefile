@@ -9,7 +9,7 @@ RPCANET_CONFIG ?= configs/rpcanet/rpcanet-plus_k6b4_synthetic-sirst-128x128.py
 DEMO_DIR ?= work_dirs/nun_demo
 export HF_HUB_OFFLINE := 1
 
-.PHONY: install test demo demo-rpcanet demo-vlunet clean-venv
+.PHONY: install test demo demo-rpcanet demo-vlunet demo-run demo-vldun clean-venv
 
 install: $(STAMP)
 
@@ -42,6 +42,18 @@ demo-rpcanet: $(STAMP)
 # VLU-Net training, test (PSNR/SSIM per degradation) and the demo.
 demo-vlunet: $(STAMP)
 	bash demo/embedded/vlunet.sh $(PY) work_dirs/vlunet_demo
+
+# RUN-tiny against the FPN encoder-decoder of its size on degraded
+# SyntheticCOD scenes: train both, test both (S_alpha / MAE per split side by
+# side) and the demo on a low-light scene.
+demo-run: $(STAMP)
+	bash demo/embedded/run.sh $(PY) work_dirs/run_demo
+
+# VL-DUN on the embedded phantoms: tiny CLIP dual prior, VL-DUN-tiny with it
+# and the U-Net of its size, test (PSNR / SSIM beside the zero-filled input,
+# Dice) and the demo on pydicom's CT_small.dcm.
+demo-vldun: $(STAMP)
+	bash demo/embedded/vldun.sh $(PY) work_dirs/vldun_demo
 
 clean-venv:
 	rm -rf $(VENV)
