@@ -28,7 +28,8 @@ def test_make_demo_pipeline_trains_tests_and_draws(tmp_path):
     nun.write_text(format_tiny_config(TINY_NUN))
     work_dir = tmp_path / 'work'
     env = dict(os.environ, DACLIP_CONFIG=str(daclip), NUN_CONFIG=str(nun),
-               OMP_NUM_THREADS='1', HF_HUB_OFFLINE='1')
+               OMP_NUM_THREADS='1', HF_HUB_OFFLINE='1',
+               TRAIN_OPTIONS='train_cfg.max_iters=2')
     import sys
     proc = subprocess.run(
         ['bash', 'demo/embedded/nun.sh', sys.executable,
