@@ -9,7 +9,7 @@ RPCANET_CONFIG ?= configs/rpcanet/rpcanet-plus_k6b4_synthetic-sirst-128x128.py
 DEMO_DIR ?= work_dirs/nun_demo
 export HF_HUB_OFFLINE := 1
 
-.PHONY: install test demo demo-rpcanet demo-vlunet clean-venv
+.PHONY: install test demo demo-rpcanet demo-vlunet demo-run demo-vldun clean-venv
 
 install: $(STAMP)
 
@@ -31,17 +31,29 @@ test: $(STAMP)
 # NUN on the embedded data: tiny DA-CLIP prior, NUN-tiny on degraded
 # SyntheticCOD scenes, test (COD metrics per set, restorations vs input), demo.
 demo: $(STAMP)
-	bash tools/run_embedded_nun_demo.sh $(PY) $(DEMO_DIR)
+	bash demo/embedded/nun.sh $(PY) $(DEMO_DIR)
 
 # Train RPCANet+ on the embedded synthetic infrared dataset, test it against
 # the classical top-hat baseline, and run the demo on a sample image.
 demo-rpcanet: $(STAMP)
-	bash tools/run_embedded_demo.sh $(PY) $(RPCANET_CONFIG) work_dirs/rpcanet_demo
+	bash demo/embedded/rpcanet.sh $(PY) $(RPCANET_CONFIG) work_dirs/rpcanet_demo
 
 # The VLU-Net recipe on embedded synthetic degradations: CLIP adapter tuning,
 # VLU-Net training, test (PSNR/SSIM per degradation) and the demo.
 demo-vlunet: $(STAMP)
-	bash tools/run_embedded_vlunet_demo.sh $(PY) work_dirs/vlunet_demo
+	bash demo/embedded/vlunet.sh $(PY) work_dirs/vlunet_demo
+
+# RUN-tiny against the FPN encoder-decoder of its size on degraded
+# SyntheticCOD scenes: train both, test both (S_alpha / MAE per split side by
+# side) and the demo on a low-light scene.
+demo-run: $(STAMP)
+	bash demo/embedded/run.sh $(PY) work_dirs/run_demo
+
+# VL-DUN on the embedded phantoms: tiny CLIP dual prior, VL-DUN-tiny with it
+# and the U-Net of its size, test (PSNR / SSIM beside the zero-filled input,
+# Dice) and the demo on pydicom's CT_small.dcm.
+demo-vldun: $(STAMP)
+	bash demo/embedded/vldun.sh $(PY) work_dirs/vldun_demo
 
 clean-venv:
 	rm -rf $(VENV)

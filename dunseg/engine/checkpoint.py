@@ -10,7 +10,7 @@ saves (:func:`encode_checkpoint`) and decodes them when it resumes
 resume included, loads with ``weights_only=True``. Nothing is ever loaded
 with ``weights_only=False`` implicitly: foreign checkpoints with pickled
 objects are rejected with instructions
-(``tools/model_converters/publish_model.py --trust``).
+(``tools/misc/publish_model.py --trust``).
 """
 import os
 import os.path as osp
@@ -90,7 +90,7 @@ def load_weights_only(filename: str, map_location=None):
             f'checkpoint {filename} contains pickled Python objects, so it '
             'cannot be loaded safely (weights_only=True). If you trust its '
             'origin, convert it once with\n  python '
-            'tools/model_converters/publish_model.py --trust '
+            'tools/misc/publish_model.py --trust '
             f'{filename} OUT.pth\nwhich keeps only the weights.\n'
             f'Original error: {str(err).splitlines()[0]}') from err
 

@@ -102,7 +102,7 @@ def test_base_config_builds_the_degraded_batches():
 def test_sample_grid_and_zero_filled_baseline_tool(tmp_path):
     import importlib.util
     import cv2
-    script = osp.join(REPO_ROOT, 'tools/analysis_tools/phantom_samples.py')
+    script = osp.join(REPO_ROOT, 'tools/experiments/phantom_samples.py')
     spec = importlib.util.spec_from_file_location('phantom_samples', script)
     tool = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(tool)

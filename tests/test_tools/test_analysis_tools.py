@@ -1,4 +1,6 @@
-"""Tests of tools/analysis_tools and the complexity/benchmark utilities."""
+"""Tests of tools/analysis_tools (with tools/misc/print_config.py and
+tools/experiments/nun_iterate_fidelity.py) and the complexity/benchmark
+utilities."""
 import importlib.util
 import json
 import os.path as osp
@@ -16,7 +18,7 @@ from dunseg.utils.benchmark import (benchmark_config, benchmark_model,
 from dunseg.utils.complexity import count_macs, module_complexity
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-TOOLS = osp.join(REPO_ROOT, 'tools', 'analysis_tools')
+TOOLS = osp.join(REPO_ROOT, 'tools')
 
 # A one-stage, 4-channel RPCANet: a train step on 16 x 16 takes milliseconds.
 TINY_MODEL_CONFIG = """
@@ -33,9 +35,9 @@ model = dict(
 """
 
 
-def load_tool(name):
+def load_tool(name, folder='analysis_tools'):
     spec = importlib.util.spec_from_file_location(
-        f'analysis_tools_{name}', osp.join(TOOLS, f'{name}.py'))
+        f'{folder}_{name}', osp.join(TOOLS, folder, f'{name}.py'))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -304,7 +306,7 @@ def test_cal_train_time(tmp_path, capsys):
 
 # ---------------------------------------------------------- print_config
 def test_print_config(tmp_path, capsys):
-    print_config = load_tool('print_config')
+    print_config = load_tool('print_config', 'misc')
     config = osp.join(REPO_ROOT, 'configs', '_base_', 'models', 'rpcanet.py')
     saved = tmp_path / 'merged.py'
     cfg = print_config.main([
@@ -363,7 +365,7 @@ def untrained_nun(tmp_path):
 
 def test_iterate_fidelity_of_an_identity_derun(untrained_nun, tmp_path):
     config, checkpoint, _ = untrained_nun
-    tool = load_tool('nun_iterate_fidelity')
+    tool = load_tool('nun_iterate_fidelity', 'experiments')
     out = str(tmp_path / 'fidelity.json')
     results = tool.main([config, checkpoint, '--num-images', '2', '--out',
                          out])
@@ -400,7 +402,7 @@ def test_iterate_fidelity_drop_cues_removes_x2(untrained_nun, tmp_path):
             nn.init.constant_(module[-1].bias, 0.05)
     checkpoint = str(tmp_path / 'with_cues.pth')
     torch.save(dict(state_dict=model.state_dict()), checkpoint)
-    tool = load_tool('nun_iterate_fidelity')
+    tool = load_tool('nun_iterate_fidelity', 'experiments')
     with_cues = tool.main([config, checkpoint, '--num-images', '2'])
     clean = with_cues['SyntheticCOD']
     assert 15 < clean['stage1/X_1,1'] < 40  # moved off the identity
@@ -410,7 +412,7 @@ def test_iterate_fidelity_drop_cues_removes_x2(untrained_nun, tmp_path):
 
 
 def test_fidelity_summary_counts_exact_copies_apart():
-    tool = load_tool('nun_iterate_fidelity')
+    tool = load_tool('nun_iterate_fidelity', 'experiments')
     figures = tool.summarise({
         'input': [120.0, 120.0, 120.0, 120.0],
         'stage1/X_1,1': [20.0, 22.0, 24.0, 26.0],
@@ -427,7 +429,7 @@ def test_fidelity_summary_counts_exact_copies_apart():
 
 
 def test_colour_fit_removes_gain_and_offset_only():
-    tool = load_tool('nun_iterate_fidelity')
+    tool = load_tool('nun_iterate_fidelity', 'experiments')
     torch.manual_seed(0)
     clean = torch.rand(2, 3, 16, 16) * 0.8 + 0.1
     recoloured = clean * torch.tensor([0.7, 1.0, 1.05]).view(1, 3, 1, 1) \
@@ -452,7 +454,7 @@ def test_iterate_fidelity_colour_fit_discounts_a_colour_shift(
             nn.init.constant_(module[-1].bias, -0.05)
     checkpoint = str(tmp_path / 'shifted.pth')
     torch.save(dict(state_dict=model.state_dict()), checkpoint)
-    tool = load_tool('nun_iterate_fidelity')
+    tool = load_tool('nun_iterate_fidelity', 'experiments')
     plain = tool.main([config, checkpoint, '--num-images', '2'])
     fitted = tool.main(
         [config, checkpoint, '--num-images', '2', '--colour-fit'])
@@ -464,6 +466,6 @@ def test_iterate_fidelity_colour_fit_discounts_a_colour_shift(
 
 
 def test_iterate_fidelity_needs_a_nun(tiny_config):
-    tool = load_tool('nun_iterate_fidelity')
+    tool = load_tool('nun_iterate_fidelity', 'experiments')
     with pytest.raises(TypeError, match='NUNSegmentor'):
         tool.main([tiny_config, 'unused.pth'])

@@ -7,7 +7,7 @@ from dunseg.models.layers import selective_scan
 
 TOOL = osp.join(
     osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))), 'tools',
-    'analysis_tools', 'benchmark_scan.py')
+    'experiments', 'benchmark_scan.py')
 
 
 def load_tool():

@@ -1,4 +1,4 @@
-"""A short run of tools/analysis_tools/checkpoint_kill_probe.py: real
+"""A short run of tools/experiments/checkpoint_kill_probe.py: real
 SIGKILLs during a periodic and a best-checkpoint save (the full probe, 10+
 kills per target, is in docs/benchmarks.md)."""
 import importlib.util
@@ -8,7 +8,7 @@ from ..conftest import REPO_ROOT
 
 spec = importlib.util.spec_from_file_location(
     'checkpoint_kill_probe',
-    osp.join(REPO_ROOT, 'tools', 'analysis_tools', 'checkpoint_kill_probe.py'))
+    osp.join(REPO_ROOT, 'tools', 'experiments', 'checkpoint_kill_probe.py'))
 probe = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(probe)
 

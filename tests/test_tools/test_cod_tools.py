@@ -120,7 +120,7 @@ def test_make_degraded_cod_writes_readable_deterministic_sets(tmp_path):
 def test_cod_baselines_find_salient_objects_but_not_synthetic_cod(tmp_path):
     """The training-free baselines work (a red square on a grey background
     is found), so their low scores on SyntheticCOD measure the data."""
-    tool = load_tool('analysis_tools', 'cod_baselines.py')
+    tool = load_tool('experiments', 'cod_baselines.py')
     from dunseg.evaluation.metrics.cod_metric import (evaluate_cod_image,
                                                       gt_to_uint8,
                                                       prediction_to_uint8)

@@ -1,4 +1,4 @@
-"""`make demo`: the NUN embedded pipeline (tools/run_embedded_nun_demo.sh),
+"""`make demo`: the NUN embedded pipeline (demo/embedded/nun.sh),
 run end to end with tiny configs."""
 import os
 import os.path as osp
@@ -28,10 +28,11 @@ def test_make_demo_pipeline_trains_tests_and_draws(tmp_path):
     nun.write_text(format_tiny_config(TINY_NUN))
     work_dir = tmp_path / 'work'
     env = dict(os.environ, DACLIP_CONFIG=str(daclip), NUN_CONFIG=str(nun),
-               OMP_NUM_THREADS='1', HF_HUB_OFFLINE='1')
+               OMP_NUM_THREADS='1', HF_HUB_OFFLINE='1',
+               TRAIN_OPTIONS='train_cfg.max_iters=2')
     import sys
     proc = subprocess.run(
-        ['bash', 'tools/run_embedded_nun_demo.sh', sys.executable,
+        ['bash', 'demo/embedded/nun.sh', sys.executable,
          str(work_dir)], cwd=REPO_ROOT, env=env, capture_output=True,
         text=True)
     assert proc.returncode == 0, proc.stderr[-3000:]

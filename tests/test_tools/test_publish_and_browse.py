@@ -9,7 +9,7 @@ from mmengine.logging import HistoryBuffer
 
 from ..conftest import REPO_ROOT, write_tiny_config
 
-sys.path.insert(0, osp.join(REPO_ROOT, 'tools', 'model_converters'))
+sys.path.insert(0, osp.join(REPO_ROOT, 'tools', 'misc'))
 from publish_model import publish  # noqa: E402
 
 
@@ -32,7 +32,7 @@ def test_browse_dataset_draws_samples(tmp_path):
     config = write_tiny_config(tmp_path)
     out = tmp_path / 'browse'
     subprocess.run([
-        sys.executable, 'tools/analysis_tools/browse_dataset.py', config,
+        sys.executable, 'tools/misc/browse_dataset.py', config,
         '--output-dir', str(out), '--num', '3'
     ], cwd=REPO_ROOT, check=True, capture_output=True)
     files = sorted(out.glob('*.png'))

@@ -21,7 +21,8 @@ Predictions are matched to masks by file stem and read as saved (8-bit
 maps are min-max normalised by PySODMetrics, as by the toolbox); maps of
 another size are resized bilinearly to the mask. ``--curves`` stores the
 mean precision, recall, F-measure and E-measure curves (256 thresholds)
-that ``cod_curves.py`` can draw.
+that ``cod_curves.py`` can draw. A progress bar per set (one step per
+image) goes to stderr.
 """
 import argparse
 import json
@@ -99,7 +100,8 @@ def main(argv=None):
     for name, pred_dir, gt_dir in collect_jobs(args):
         results[name] = evaluate_cod_folders(
             pred_dir, gt_dir, with_curves=args.curves,
-            allow_missing=args.allow_missing, workers=args.workers)
+            allow_missing=args.allow_missing, workers=args.workers,
+            progress=True)
         if results[name]['num_missing']:
             print(f'{name}: {results[name]["num_missing"]} mask(s) without '
                   'prediction skipped')

@@ -19,6 +19,7 @@ like the clean set::
 
 The same seed, kind, level and file name always give the same image, so
 re-running the script (or generating only one set) reproduces it exactly.
+A progress bar per set goes to stderr.
 """
 import argparse
 import os
@@ -30,6 +31,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
+from mmengine.utils import track_iter_progress  # noqa: E402
 
 from dunseg.datasets.cod import IMG_EXTENSIONS, _stem_map  # noqa: E402
 from dunseg.datasets.transforms.cod import (  # noqa: E402
@@ -82,7 +84,8 @@ def degrade_set(src, dst, kind, level, seed, img_dir, mask_dir,
     degrade = CODDegrade(kind=kind, level=level, seed=seed)
     out_imgs = osp.join(dst, img_dir)
     os.makedirs(out_imgs, exist_ok=True)
-    for stem, fname in images.items():
+    for stem, fname in track_iter_progress(
+            (images.items(), len(images)), file=sys.stderr):
         results = loader(dict(img_path=osp.join(src_imgs, fname)))
         results = degrade(results)
         u8 = np.clip(np.round(results['img'] * 255), 0, 255).astype(np.uint8)

@@ -32,6 +32,7 @@ from typing import Optional, Sequence
 
 import cv2
 import numpy as np
+from mmengine.utils import track_iter_progress
 
 # Allow running the script from a source checkout without installing dunseg.
 sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), '..', '..')))
@@ -112,7 +113,8 @@ def write_split(out_dir: str, split: str, num_samples: int,
     if num_samples:
         dataset = SyntheticSIRSTDataset(
             num_samples=num_samples, img_size=size, seed=seed, split=split)
-        for index, name in enumerate(names):
+        for index, name in enumerate(
+                track_iter_progress(names, file=sys.stderr)):
             sample = dataset.generate(index)
             img = np.round(sample['img'] * 255).astype(np.uint8)
             mask = sample['mask'].astype(np.uint8) * 255

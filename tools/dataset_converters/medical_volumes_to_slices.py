@@ -32,6 +32,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(
 
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
+from mmengine.utils import track_iter_progress  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -67,7 +68,7 @@ def export(dataset, out_dir: str) -> dict:
     root = osp.join(out_dir, dataset.dataset_name)
     os.makedirs(osp.join(root, 'images'), exist_ok=True)
     os.makedirs(osp.join(root, 'masks'), exist_ok=True)
-    for idx in range(len(dataset)):
+    for idx in track_iter_progress(range(len(dataset)), file=sys.stderr):
         info = dataset.get_data_info(idx)
         stem = f'{info["case_id"]}_s{info["slice_index"]:04d}'
         np.save(osp.join(root, 'images', stem + '.npy'),

@@ -28,6 +28,8 @@ import sys
 sys.path.insert(
     0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
+from mmengine.utils import ProgressBar  # noqa: E402
+
 from dunseg.engine.checkpoint import (load_weights_only,  # noqa: E402
                                       save_converted_checkpoint)
 from dunseg.models.priors.daclip import convert_daclip_state_dict  # noqa
@@ -46,10 +48,25 @@ def official_state_dict(ckpt) -> dict:
     return state
 
 
-def convert_file(src: str, dst: str, shared_visual: str = 'check') -> dict:
+def _step(bar, last=False):
+    """Advance ``bar`` (if any) by one step; end its line after the last."""
+    if bar is not None:
+        bar.update()
+        if last:
+            bar.file.write('\n')
+
+
+def convert_file(src: str, dst: str, shared_visual: str = 'check',
+                 progress: bool = False) -> dict:
+    """Read, convert and write one file; ``progress`` shows a bar over
+    those three steps on stderr (reading the ~1 GB file dominates)."""
+    bar = ProgressBar(3, file=sys.stderr) if progress else None
     official = official_state_dict(load_weights_only(src, map_location='cpu'))
+    _step(bar)
     state_dict = convert_daclip_state_dict(official, shared_visual)
+    _step(bar)
     save_converted_checkpoint(state_dict, src, dst)
+    _step(bar, last=True)
     return state_dict
 
 
@@ -68,7 +85,8 @@ def main():
         '--verify', action='store_true',
         help='build DACLIPPrior(clip_model) and load the result strictly')
     args = parser.parse_args()
-    state_dict = convert_file(args.src, args.dst, args.shared_visual)
+    state_dict = convert_file(args.src, args.dst, args.shared_visual,
+                              progress=True)
     num = sum(v.numel() for v in state_dict.values())
     groups = sorted({key.split('.')[0] for key in state_dict})
     print(f'wrote {args.dst}: {len(state_dict)} tensors ({", ".join(groups)})'

@@ -18,6 +18,7 @@ from collections import OrderedDict, defaultdict
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 import torch  # noqa: E402
+from mmengine.utils import track_iter_progress  # noqa: E402
 
 from dunseg.engine.checkpoint import save_converted_checkpoint  # noqa: E402
 
@@ -30,12 +31,14 @@ _SEQ = re.compile(r'^(convs|mapping)\.(\d+)\.(.+)$')
 
 
 def convert_rpcanet_state_dict(official: dict,
-                               prefix: str = 'backbone.') -> OrderedDict:
+                               prefix: str = 'backbone.',
+                               progress: bool = False) -> OrderedDict:
     """Rename an official state dict to dunseg's ``UnfoldingSegmentor`` keys.
 
     In the official modules the operator's last 1-channel conv is either a
     separate ``final_conv`` (RPCANet+) or the last entry of the ``convs`` /
     ``mapping`` sequence (RPCANet); dunseg calls it ``operator.head`` in both.
+    ``progress`` shows a bar over the official keys on stderr.
 
     Raises:
         KeyError: a key that is not part of the official layout.
@@ -43,7 +46,10 @@ def convert_rpcanet_state_dict(official: dict,
     parsed = []
     last_index = defaultdict(int)
     has_final_conv = set()
-    for key, value in official.items():
+    items = official.items()
+    if progress:
+        items = track_iter_progress((items, len(official)), file=sys.stderr)
+    for key, value in items:
         match = _KEY.match(key)
         if match is None:
             raise KeyError(
@@ -80,11 +86,11 @@ def convert_rpcanet_state_dict(official: dict,
     return converted
 
 
-def convert_file(src: str, dst: str) -> OrderedDict:
+def convert_file(src: str, dst: str, progress: bool = False) -> OrderedDict:
     official = torch.load(src, map_location='cpu', weights_only=True)
     if isinstance(official, dict) and 'state_dict' in official:
         official = official['state_dict']
-    state_dict = convert_rpcanet_state_dict(official)
+    state_dict = convert_rpcanet_state_dict(official, progress=progress)
     save_converted_checkpoint(state_dict, src, dst)
     return state_dict
 
@@ -94,7 +100,7 @@ def main():
     parser.add_argument('src', help='official checkpoint (.pkl/.pth)')
     parser.add_argument('dst', help='output dunseg checkpoint')
     args = parser.parse_args()
-    state_dict = convert_file(args.src, args.dst)
+    state_dict = convert_file(args.src, args.dst, progress=True)
     num_params = sum(v.numel() for k, v in state_dict.items()
                      if 'running_' not in k and 'num_batches' not in k)
     print(f'wrote {args.dst}: {len(state_dict)} tensors, '

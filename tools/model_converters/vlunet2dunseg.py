@@ -27,6 +27,8 @@ from collections import OrderedDict
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
+from mmengine.utils import track_iter_progress  # noqa: E402
+
 from dunseg.engine.checkpoint import (save_converted_checkpoint,  # noqa: E402
                                       load_weights_only)
 
@@ -66,7 +68,8 @@ def _clip_converter():
 
 def convert_vlunet_state_dict(official: dict,
                               prefix: str = 'backbone.',
-                              prior_prefix: str = 'prior.') -> OrderedDict:
+                              prior_prefix: str = 'prior.',
+                              progress: bool = False) -> OrderedDict:
     """Rename an official VLU-Net state dict to dunseg keys.
 
     Args:
@@ -76,6 +79,7 @@ def convert_vlunet_state_dict(official: dict,
         prefix (str): Prefix of the backbone keys ('backbone.' for a
             ``Restorer``, '' for a bare ``VLUNet``).
         prior_prefix (str): Prefix of the converted CLIP keys.
+        progress (bool): Show a bar over the official keys on stderr.
 
     Returns:
         OrderedDict: backbone keys first, in the official order, then the
@@ -87,7 +91,10 @@ def convert_vlunet_state_dict(official: dict,
     converted = OrderedDict()
     clip_keys = OrderedDict()
     unknown = []
-    for key, value in official.items():
+    items = official.items()
+    if progress:
+        items = track_iter_progress((items, len(official)), file=sys.stderr)
+    for key, value in items:
         if _CLIP_PREFIX.match(key):
             clip_keys[key] = value
             continue
@@ -109,13 +116,15 @@ def convert_vlunet_state_dict(official: dict,
     return converted
 
 
-def convert_file(src: str, dst: str, prefix: str = 'backbone.') -> OrderedDict:
+def convert_file(src: str, dst: str, prefix: str = 'backbone.',
+                 progress: bool = False) -> OrderedDict:
     ckpt = load_weights_only(src, map_location='cpu')
     if not isinstance(ckpt, dict):
         raise TypeError(f'{src}: expected a checkpoint dict, got {type(ckpt)}')
     official = ckpt['state_dict'] if isinstance(ckpt.get('state_dict'),
                                                 dict) else ckpt
-    state_dict = convert_vlunet_state_dict(official, prefix=prefix)
+    state_dict = convert_vlunet_state_dict(official, prefix=prefix,
+                                           progress=progress)
     save_converted_checkpoint(state_dict, src, dst)
     return state_dict
 
@@ -129,7 +138,7 @@ def main():
         help="prefix of the backbone keys ('backbone.' for a Restorer, '' "
         'for a bare VLUNet)')
     args = parser.parse_args()
-    state_dict = convert_file(args.src, args.dst, args.prefix)
+    state_dict = convert_file(args.src, args.dst, args.prefix, progress=True)
     prior = sum(v.numel() for k, v in state_dict.items()
                 if k.startswith('prior.'))
     backbone = sum(v.numel() for v in state_dict.values()) - prior

@@ -31,6 +31,8 @@ import sys
 sys.path.insert(
     0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
+from mmengine.utils import ProgressBar  # noqa: E402
+
 from dunseg.engine.checkpoint import (save_converted_checkpoint,  # noqa: E402
                                       load_weights_only)
 from dunseg.models.priors.clip_degradation_prior import (  # noqa: E402
@@ -39,12 +41,27 @@ from dunseg.models.priors.clip_degradation_prior import (  # noqa: E402
 __all__ = ['convert_vlunet_clip_state_dict', 'convert_file']
 
 
-def convert_file(src: str, dst: str, clip_source: str = 'check'):
+def _step(bar, last=False):
+    """Advance ``bar`` (if any) by one step; end its line after the last."""
+    if bar is not None:
+        bar.update()
+        if last:
+            bar.file.write('\n')
+
+
+def convert_file(src: str, dst: str, clip_source: str = 'check',
+                 progress: bool = False):
+    """Read, convert and write one file; ``progress`` shows a bar over
+    those three steps on stderr."""
+    bar = ProgressBar(3, file=sys.stderr) if progress else None
     official = official_clip_state_dict(
         load_weights_only(src, map_location='cpu'))
+    _step(bar)
     state_dict = convert_vlunet_clip_state_dict(
         official, clip_source=clip_source)
+    _step(bar)
     save_converted_checkpoint(state_dict, src, dst)
+    _step(bar, last=True)
     return state_dict
 
 
@@ -57,7 +74,8 @@ def main():
         help='check that the two stored CLIP copies are identical (default) '
         'or take the image-encoder copy')
     args = parser.parse_args()
-    state_dict = convert_file(args.src, args.dst, args.clip_source)
+    state_dict = convert_file(args.src, args.dst, args.clip_source,
+                              progress=True)
     groups = sorted({key.split('.')[0] for key in state_dict})
     num = sum(v.numel() for v in state_dict.values())
     print(f'wrote {args.dst}: {len(state_dict)} tensors ({", ".join(groups)})'

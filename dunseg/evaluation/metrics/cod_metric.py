@@ -256,7 +256,8 @@ def evaluate_cod_folders(pred_dir: str,
                          gt_dir: str,
                          with_curves: bool = False,
                          allow_missing: bool = False,
-                         workers: int = 1) -> Dict[str, object]:
+                         workers: int = 1,
+                         progress: bool = False) -> Dict[str, object]:
     """Score saved prediction maps against a mask folder (matched by stem).
 
     Predictions are read as they were saved (8-bit maps; PySODMetrics
@@ -271,6 +272,8 @@ def evaluate_cod_folders(pred_dir: str,
         allow_missing (bool): Skip masks without a prediction instead of
             raising (the count is reported as ``num_missing``).
         workers (int): Processes to use.
+        progress (bool): Show a progress bar (one step per image) on
+            stderr.
 
     Returns:
         dict: The metrics, ``num_images`` and ``num_missing``.
@@ -290,7 +293,16 @@ def evaluate_cod_folders(pred_dir: str,
     if not pairs:
         raise FileNotFoundError(f'no prediction in {pred_dir!r} matches a '
                                 f'mask of {gt_dir!r} by file stem')
-    if workers > 1:
+    if progress:
+        import sys
+
+        from mmengine.utils import track_parallel_progress, track_progress
+        if workers > 1:
+            records = track_parallel_progress(
+                _evaluate_pair, pairs, workers, chunksize=16, file=sys.stderr)
+        else:
+            records = track_progress(_evaluate_pair, pairs, file=sys.stderr)
+    elif workers > 1:
         from multiprocessing import Pool
         with Pool(workers) as pool:
             records = pool.map(_evaluate_pair, pairs, chunksize=16)

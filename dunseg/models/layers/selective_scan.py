@@ -45,7 +45,7 @@ Backends (``backend=``):
   walks back along the adjoint recursion (4) below, so memory stays near
   the size of the inputs, far below the reference's (batch, D, L, N)
   tensors. Used by ``'auto'`` on CPU whenever it compiles. Speed and memory:
-  ``tools/analysis_tools/benchmark_scan.py``, ``docs/mamba.md``.
+  ``tools/experiments/benchmark_scan.py``, ``docs/mamba.md``.
 - ``'torch'``: plain PyTorch ops, any device. Recursion (1) is an
   associative scan on pairs ``(a, b) ∘ (a', b') = (a a', a' b + b')``,
   evaluated by odd-even reduction: combine neighbouring pairs, scan the

@@ -9,7 +9,7 @@ image's full-reference PSNR against its unknown clean version from them
 with an ensemble of five small MLPs (:class:`QualityFeatureNet`).
 
 The MLPs and the feature standardisation were fitted by
-``tools/analysis_tools/train_quality_selector.py`` on the embedded data
+``tools/experiments/train_quality_selector.py`` on the embedded data
 (``SyntheticDegradationDataset``, *train* split: noise σ 15/25/50, haze,
 rain, blur, low light, JPEG; and ``SyntheticCODDataset``'s low light, haze,
 low resolution and combined degradations, NUN's settings) at random
@@ -23,7 +23,7 @@ A CNN regressor (37 k parameters, trained on 32 px crops) was tried first
 and reached a pooled Spearman of only 0.67 after 800 steps on this CPU; the
 hand-made statistics make the ranking easy to learn (figures in
 ``docs/priors_and_selectors.md``, measured by
-``tools/analysis_tools/selector_ranking.py``). The model knows only the
+``tools/experiments/selector_ranking.py``). The model knows only the
 embedded degradations; for other data retrain it with the script or use the
 pyiqa selectors.
 
@@ -283,7 +283,7 @@ def load_quality_net(weights: Optional[str], hidden: int, members: int,
         raise FileNotFoundError(
             f'{who}: weight file {weights!r} does not exist (an untrained '
             'scorer ranks nothing). Create it with python '
-            'tools/analysis_tools/train_quality_selector.py'
+            'tools/experiments/train_quality_selector.py'
             + (' --with-observation' if in_features == NUM_PAIR_FEATURES
                else ' (the default ships in dunseg/models/selectors/'
                'weights/)'))
@@ -325,7 +325,7 @@ class InputAwareQualitySelector(BaseSelector):
 
     Args:
         weights (str): local weight file written by
-            ``tools/analysis_tools/train_quality_selector.py
+            ``tools/experiments/train_quality_selector.py
             --with-observation``.
         hidden (int), members (int): must match the weights.
         chunk (int): candidates scored per call (memory bound).

@@ -121,7 +121,7 @@ def test_learned_selector_ranks_held_out_restorations():
     """The shipped QualityFeatureNet on 40 held-out images (5 per
     degradation) x the 8-rung ladder: Spearman with PSNR >= 0.8, pooled and
     within images (measured 0.813 and 0.885; 0.809 and 0.879 on the 240
-    images of tools/analysis_tools/selector_ranking.py). Also within the
+    images of tools/experiments/selector_ranking.py). Also within the
     images of NUN's SyntheticCOD degradations (0.926 on these 20)."""
     selector = MODELS.build(dict(type='LearnedQualitySelector'))
     data = synthetic_pairs(40, split='test', seed=1)
@@ -174,7 +174,7 @@ def test_learned_selector_weights_must_exist(tmp_path):
 
 
 def test_fitting_script_writes_loadable_weights(tmp_path):
-    """tools/analysis_tools/train_quality_selector.py (tiny run) writes a
+    """tools/experiments/train_quality_selector.py (tiny run) writes a
     file LearnedQualitySelector loads."""
     import os.path as osp
     import subprocess
@@ -184,7 +184,7 @@ def test_fitting_script_writes_loadable_weights(tmp_path):
     def fit(out, *options):
         result = subprocess.run([
             sys.executable,
-            osp.join(root, 'tools', 'analysis_tools',
+            osp.join(root, 'tools', 'experiments',
                      'train_quality_selector.py'), '--num-pairs', '16',
             '--cod-pairs', '2', '--levels', '2', '--steps', '20',
             '--members', '2', '--out', str(out), *options

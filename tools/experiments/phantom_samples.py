@@ -11,7 +11,7 @@ Builds the test split of ``configs/_base_/datasets/synthetic_phantom.py``
   slices against the clean ones with ``MedicalSegMetric`` (PSNR / SSIM
   per dataset, i.e. per modality): the baseline a restorer must beat.
 
-    python tools/analysis_tools/phantom_samples.py --rows 6 --score 200
+    python tools/experiments/phantom_samples.py --rows 6 --score 200
 """
 import argparse
 import os.path as osp

@@ -3,7 +3,7 @@
 # 1. fine-tune the tiny CLIP's adapters to recognise the degradation types,
 # 2. train the tiny VLU-Net guided by that CLIP, 3. test it (PSNR/SSIM per
 # degradation beside the degraded input's), 4. run the demo.
-# Usage: bash tools/run_embedded_vlunet_demo.sh PYTHON WORK_DIR
+# Usage: bash demo/embedded/vlunet.sh PYTHON WORK_DIR
 set -euo pipefail
 PY=${1:-python}
 WORK_DIR=${2:-work_dirs/vlunet_demo}

@@ -5,10 +5,10 @@ Writes ``dunseg/models/selectors/weights/quality_feature_net.pth`` (the file
 ``input_aware_quality_net.pth`` (``InputAwareQualitySelector``'s), unless
 ``--out`` says otherwise::
 
-    python tools/analysis_tools/train_quality_selector.py      # ~5 min, 1 core
-    python tools/analysis_tools/train_quality_selector.py --with-observation \
+    python tools/experiments/train_quality_selector.py      # ~5 min, 1 core
+    python tools/experiments/train_quality_selector.py --with-observation \
         --tone-shift-prob 0.3                         # the shipped input-aware
-    python tools/analysis_tools/train_quality_selector.py --num-pairs 200 \
+    python tools/experiments/train_quality_selector.py --num-pairs 200 \
         --steps 200 --out /tmp/quick.pth                        # smoke test
 
 ``--with-observation`` scores every candidate beside its degraded input
@@ -34,7 +34,7 @@ MLPs of the ensemble then trains (its own seed) on
 mini-batches of whole groups (all levels of a pair) with smooth-L1 on the
 normalised PSNR plus a logistic ranking loss on pairs of levels of the same
 image that differ by more than 0.5 dB. Adam, cosine learning rate, fixed
-seeds. The held-out check is ``tools/analysis_tools/selector_ranking.py``.
+seeds. The held-out check is ``tools/experiments/selector_ranking.py``.
 """
 import argparse
 import os
@@ -200,7 +200,7 @@ def main():
     os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
     atomic_torch_save(
         dict(state_dict=net.state_dict(),
-             meta=dict(script='tools/analysis_tools/'
+             meta=dict(script='tools/experiments/'
                        'train_quality_selector.py',
                        args=vars(args))), args.out)
     print(f'wrote {args.out} ({sum(p.numel() for p in net.parameters()):,} '

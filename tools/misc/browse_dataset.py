@@ -1,6 +1,6 @@
 """Draw dataset samples after the training pipeline (images + masks).
 
-    python tools/analysis_tools/browse_dataset.py CONFIG --output-dir DIR [--num 20]
+    python tools/misc/browse_dataset.py CONFIG --output-dir DIR [--num 20]
 """
 import argparse
 import os

@@ -1,6 +1,6 @@
 """Strip a checkpoint to its weights for release or for safe loading.
 
-    python tools/model_converters/publish_model.py IN.pth OUT.pth [--trust]
+    python tools/misc/publish_model.py IN.pth OUT.pth [--trust]
 
 Keeps ``state_dict`` (and the parts of ``meta`` that are plain values),
 drops optimizer / scheduler / message-hub state and appends the first 8 hex

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Train -> test -> demo on the embedded synthetic infrared dataset.
-# Usage: bash tools/run_embedded_demo.sh PYTHON CONFIG WORK_DIR
+# Usage: bash demo/embedded/rpcanet.sh PYTHON CONFIG WORK_DIR
 set -euo pipefail
 PY=${1:-python}
 CONFIG=${2:-configs/rpcanet/rpcanet-plus_k6b4_synthetic-sirst-128x128.py}

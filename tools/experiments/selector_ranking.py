@@ -11,10 +11,10 @@ input, blends t = 0.25, 0.5, 0.75, 0.9, a filtered blend), scores them with
 each selector and compares with the full-reference PSNR against the clean
 image::
 
-    python tools/analysis_tools/selector_ranking.py
-    python tools/analysis_tools/selector_ranking.py --weights my_net.pth \
+    python tools/experiments/selector_ranking.py
+    python tools/experiments/selector_ranking.py --weights my_net.pth \
         --num-images 80
-    python tools/analysis_tools/selector_ranking.py \
+    python tools/experiments/selector_ranking.py \
         --input-aware dunseg/models/selectors/weights/input_aware_quality_net.pth
 
 ``--input-aware`` adds an ``InputAwareQualitySelector`` (it also sees the

@@ -1,6 +1,6 @@
 """Time dunseg's selective scan against the recurrence it implements.
 
-``python tools/analysis_tools/benchmark_scan.py [--sizes B,D,N,L ...]
+``python tools/experiments/benchmark_scan.py [--sizes B,D,N,L ...]
 [--backends cpu_kernel torch] [--repeat 3] [--threads T] [--out FILE]``
 
 For every size (default: batch 1, d_inner 192, d_state 16, L 4096 and

@@ -1,6 +1,6 @@
 """Kill training runs with SIGKILL while they save, then check they resume.
 
-    python tools/analysis_tools/checkpoint_kill_probe.py [--repeats 10]
+    python tools/experiments/checkpoint_kill_probe.py [--repeats 10]
 
 Each trial trains a tiny RPCANet+ (2 stages, 32x32 synthetic images) with
 ``max_keep_ckpts=1`` and ``save_best``, and kills it with SIGKILL at one of

@@ -1,6 +1,6 @@
 """Print the fully merged config.
 
-``python tools/analysis_tools/print_config.py CONFIG [--cfg-options ...]
+``python tools/misc/print_config.py CONFIG [--cfg-options ...]
 [--save-path merged.py]``
 """
 import argparse

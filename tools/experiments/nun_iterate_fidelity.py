@@ -14,7 +14,7 @@ scores every image after the per-channel gain and offset that best match
 it to the clean image (least squares): what it still loses is structure
 (detail, artefacts), not global colour or contrast.
 
-    python tools/analysis_tools/nun_iterate_fidelity.py \\
+    python tools/experiments/nun_iterate_fidelity.py \\
         configs/nun/nun-tiny_synthetic-cod.py work_dirs/nun-tiny/iter_1000.pth \\
         --cfg-options model.prior.daclip_pretrained=PATH --num-images 32 \\
         [--colour-fit]

@@ -19,7 +19,7 @@ synthetic test split, clean and with each NUN degradation:
 
 ::
 
-    python tools/analysis_tools/cod_baselines.py --num 200 \\
+    python tools/experiments/cod_baselines.py --num 200 \\
         --difficulty easy --out work_dirs/cod_baselines.json \\
         --grid docs/images/synthetic_cod_samples.png
 

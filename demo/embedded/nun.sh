@@ -5,21 +5,25 @@
 # 3. test it on the clean split and its four medium degradations (COD
 #    metrics per set; its restorations against the degraded input),
 # 4. run the demo on a low-light scene (mask, selected restoration, stages).
-# Usage: bash tools/run_embedded_nun_demo.sh PYTHON WORK_DIR
-# DACLIP_CONFIG / NUN_CONFIG / DEMO_IMAGE override the defaults.
+# Usage: bash demo/embedded/nun.sh PYTHON WORK_DIR
+# DACLIP_CONFIG / NUN_CONFIG / DEMO_IMAGE override the defaults;
+# TRAIN_OPTIONS (e.g. "train_cfg.max_iters=200") is passed to the NUN
+# training as --cfg-options.
 set -euo pipefail
 PY=${1:-python}
 WORK_DIR=${2:-work_dirs/nun_demo}
 DACLIP_CONFIG=${DACLIP_CONFIG:-configs/daclip/daclip-tiny_synthetic-degradation.py}
 NUN_CONFIG=${NUN_CONFIG:-configs/nun/nun-tiny_synthetic-cod.py}
 DEMO_IMAGE=${DEMO_IMAGE:-demo/demo_cod_lowlight.png}
+TRAIN_OPTIONS=${TRAIN_OPTIONS:-}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
 start=$(date +%s)
 
 "$PY" tools/train.py "$DACLIP_CONFIG" --work-dir "$WORK_DIR/daclip"
 DACLIP_CKPT=$(ls "$WORK_DIR"/daclip/best_*.pth | tail -n 1)
+# shellcheck disable=SC2086  # TRAIN_OPTIONS is a list of key=value words
 "$PY" tools/train.py "$NUN_CONFIG" --work-dir "$WORK_DIR/nun" \
-    --cfg-options "model.prior.daclip_pretrained=$DACLIP_CKPT"
+    --cfg-options "model.prior.daclip_pretrained=$DACLIP_CKPT" $TRAIN_OPTIONS
 CKPT=$(cat "$WORK_DIR/nun/last_checkpoint")
 "$PY" tools/test.py "$NUN_CONFIG" "$CKPT" --work-dir "$WORK_DIR/test" \
     --show-dir vis --vis-interval 50 2>&1 | tee "$WORK_DIR/test.log"

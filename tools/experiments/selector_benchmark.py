@@ -7,8 +7,8 @@ one candidate with each selector, one forward of the tiny DA-CLIP prior of
 model (default: the embedded tiny VLU-Net, the restorer whose iterates
 would be scored), all single-image, on this machine::
 
-    python tools/analysis_tools/selector_benchmark.py
-    python tools/analysis_tools/selector_benchmark.py --sizes 64 352 \
+    python tools/experiments/selector_benchmark.py
+    python tools/experiments/selector_benchmark.py --sizes 64 352 \
         --reference-config CONFIG   # another reference model
 
 pyiqa selectors are timed only with ``--pyiqa`` and pyiqa installed (with
