@@ -21,7 +21,7 @@ setup(
     long_description_content_type='text/markdown',
     packages=find_packages(exclude=('configs', 'tools', 'demo', 'tests')),
     # the offline quality selector's fitted weights
-    # (tools/analysis_tools/train_quality_selector.py writes them), and the
+    # (tools/experiments/train_quality_selector.py writes them), and the
     # C++ source of the CPU selective scan, compiled on first use
     package_data={
         'dunseg': [
