@@ -9,7 +9,7 @@ RPCANET_CONFIG ?= configs/rpcanet/rpcanet-plus_k6b4_synthetic-sirst-128x128.py
 DEMO_DIR ?= work_dirs/nun_demo
 export HF_HUB_OFFLINE := 1
 
-.PHONY: install test demo demo-rpcanet demo-vlunet demo-run demo-vldun clean-venv
+.PHONY: install lint test test-all test-isa demo demo-rpcanet demo-vlunet demo-run demo-vldun clean-venv
 
 install: $(STAMP)
 
@@ -25,8 +25,26 @@ $(STAMP): setup.py requirements/runtime.txt requirements/tests.txt requirements/
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
+# The fast tier: every registered component built and run at tiny size,
+# every metric and loader, the engine's failure paths (under 5 minutes on 2
+# cores). Tests marked slow (end-to-end trainings, tool subprocesses, full-size
+# models) run in test-all.
 test: $(STAMP)
-	$(PY) -m pytest tests -q -p no:cacheprovider --durations=15
+	$(PY) -m pytest tests -q -p no:cacheprovider -m "not slow" --durations=15
+
+# Everything; what CI runs (.ci/run), with lint and test-isa.
+test-all: $(STAMP)
+	$(PY) -m pytest tests -q -p no:cacheprovider --durations=25
+
+# The fast tier once more with oneDNN held to AVX2 and one thread: other
+# kernels, other summation orders, as on another processor. A test that
+# asserts bit-equality across two code paths fails here, not on a user's CPU.
+test-isa: $(STAMP)
+	ONEDNN_MAX_CPU_ISA=AVX2 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 \
+		$(PY) -m pytest tests -q -p no:cacheprovider -m "not slow"
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
 
 # NUN on the embedded data: tiny DA-CLIP prior, NUN-tiny on degraded
 # SyntheticCOD scenes, test (COD metrics per set, restorations vs input), demo.
