@@ -180,19 +180,38 @@ def load_dicom_seg(path: str, series_uids: Sequence[str],
     return labels
 
 
+def has_suffix(name: str, suffixes: Sequence[str]) -> bool:
+    """True if the file ``name`` ends with one of the (lower-case)
+    ``suffixes``, in any letter case (``c.PNG``, ``x.NII.GZ``)."""
+    return name.lower().endswith(tuple(suffixes))
+
+
 def _strip_nifti(name: str) -> str:
     for suffix in NIFTI_SUFFIXES:
-        if name.endswith(suffix):
+        if name.lower().endswith(suffix):
             return name[:-len(suffix)]
     return name
 
 
 def _find_nifti(stem_path: str) -> Optional[str]:
+    """``stem_path`` + a NIfTI ending that exists, ``.nii.gz`` before
+    ``.nii``; the ending in any letter case (the stem as given)."""
     for suffix in NIFTI_SUFFIXES:
         if osp.isfile(stem_path + suffix):
             return stem_path + suffix
+    folder, stem = osp.split(stem_path)
+    try:
+        names = sorted(os.listdir(folder or '.'))
+    except OSError:
+        return None
+    for suffix in NIFTI_SUFFIXES:
+        for name in names:
+            if (len(name) == len(stem) + len(suffix)
+                    and name.startswith(stem)
+                    and name[len(stem):].lower() == suffix
+                    and osp.isfile(osp.join(folder, name))):
+                return osp.join(folder, name)
     return None
-
 
 
 def read_dicom_image(path: str) -> Tuple[np.ndarray, Optional[str]]:

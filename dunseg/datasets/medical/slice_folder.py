@@ -12,7 +12,9 @@ from dunseg.utils.finite import check_finite_image
 from ..istd import build_pipeline_with_dunseg_registry
 from .base import _listed, _MedicalSampleMixin
 from .intensity import scale_mri, window_ct
+from .readers import has_suffix
 
+#: Slice file endings, matched in any letter case (``c.PNG`` too).
 SLICE_SUFFIXES = ('.png', '.npy')
 
 
@@ -84,11 +86,11 @@ class MedicalSliceFolderDataset(_MedicalSampleMixin, BaseDataset):
                     f'  <data_root>/{self.img_dir}/<name>.png|.npy\n'
                     f'  <data_root>/{self.mask_dir}/<name>.png|.npy')
         masks = {osp.splitext(n)[0]: n for n in os.listdir(mask_dir)
-                 if n.endswith(SLICE_SUFFIXES)}
+                 if has_suffix(n, SLICE_SUFFIXES)}
         data_list, missing = [], []
         for n in sorted(os.listdir(img_dir)):
             stem, ext = osp.splitext(n)
-            if ext not in SLICE_SUFFIXES:
+            if ext.lower() not in SLICE_SUFFIXES:
                 continue
             if stem not in masks:
                 missing.append(n)
@@ -107,7 +109,7 @@ class MedicalSliceFolderDataset(_MedicalSampleMixin, BaseDataset):
         return data_list
 
     def _read_image(self, path: str) -> np.ndarray:
-        if path.endswith('.npy'):
+        if has_suffix(path, ('.npy', )):
             img = np.load(path)
         else:
             from ..transforms.loading import decode_image_unchanged
@@ -131,7 +133,7 @@ class MedicalSliceFolderDataset(_MedicalSampleMixin, BaseDataset):
         return scale_mri(img, self.mri_percentiles)
 
     def _read_mask(self, path: str) -> np.ndarray:
-        if path.endswith('.npy'):
+        if has_suffix(path, ('.npy', )):
             mask = np.load(path)
         else:
             from ..transforms.loading import decode_image_unchanged

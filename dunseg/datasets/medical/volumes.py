@@ -2,17 +2,19 @@
 COVID-19-CT and HCC-TACE-Seg, each read by one dataset class."""
 import csv
 import glob
+import logging
 import os
 import os.path as osp
 from typing import Dict, List
 
 import numpy as np
+from mmengine.logging import print_log
 
 from dunseg.registry import DATASETS
 from .base import MedicalVolumeDataset, _listed
 from .readers import (NIFTI_SUFFIXES, _find_nifti, _strip_nifti, _z_position,
-                      load_dicom_seg, load_dicom_series, load_nifti,
-                      read_dicom_headers)
+                      has_suffix, load_dicom_seg, load_dicom_series,
+                      load_nifti, read_dicom_headers)
 
 
 @DATASETS.register_module()
@@ -39,8 +41,10 @@ class ACDCDataset(MedicalVolumeDataset):
 
     def list_cases(self) -> List[dict]:
         cases, missing = [], []
-        pattern = osp.join(self.data_root, 'patient*', 'patient*_frame*.nii*')
-        for path in sorted(glob.glob(pattern)):
+        # glob is case-sensitive on Linux: match the NIfTI ending by hand
+        pattern = osp.join(self.data_root, 'patient*', 'patient*_frame*')
+        for path in sorted(p for p in glob.glob(pattern)
+                           if has_suffix(p, NIFTI_SUFFIXES)):
             stem = _strip_nifti(osp.basename(path))
             if stem.endswith('_gt'):
                 continue
@@ -197,7 +201,7 @@ class COVID19CTDataset(MedicalVolumeDataset):
                                   osp.basename(row['infection_mask'])))
         else:
             images = sorted(n for n in os.listdir(img_dir)
-                            if n.endswith(NIFTI_SUFFIXES))
+                            if has_suffix(n, NIFTI_SUFFIXES))
             masks = set(os.listdir(mask_dir))
             unmatched = [n for n in images if n not in masks]
             if unmatched:
@@ -241,7 +245,9 @@ class HCCTACESegDataset(MedicalVolumeDataset):
           <data_root>/HCC_001/<study>/<SEG series>/1-1.dcm
 
       The first SEG of a patient is used; frames are placed by their
-      source SOP instance UID, or by z position without it.
+      source SOP instance UID, or by z position without it. A patient
+      folder with DICOM files but no SEG is an error naming it, unless
+      ``skip_unlabelled=True``.
     - ``'nifti'`` (converted copies, e.g. IMIS-bench style)::
 
           <data_root>/images/<case>.nii.gz
@@ -252,6 +258,9 @@ class HCCTACESegDataset(MedicalVolumeDataset):
         layout (str): ``'dicom'`` or ``'nifti'``.
         label_mode (str): ``'tumour'`` (background / tumour, VL-DUN's task)
             or ``'liver_tumour'`` (background / liver / tumour).
+        skip_unlabelled (bool): ``'dicom'`` layout: leave out patients
+            without a DICOM SEG, logging a warning with their count and
+            ids, instead of raising an error that lists them. Default False.
         **kwargs: See :class:`MedicalVolumeDataset` (``label_map`` maps the
             NIfTI mask values; the default follows ``label_mode``).
     """
@@ -265,7 +274,7 @@ class HCCTACESegDataset(MedicalVolumeDataset):
     TUMOUR_WORDS = ('mass', 'tumor', 'tumour', 'lesion', 'hcc')
 
     def __init__(self, layout: str = 'dicom', label_mode: str = 'tumour',
-                 **kwargs) -> None:
+                 skip_unlabelled: bool = False, **kwargs) -> None:
         if layout not in ('dicom', 'nifti'):
             raise ValueError("HCCTACESegDataset: layout must be 'dicom' or "
                              f"'nifti', got {layout!r}")
@@ -274,6 +283,7 @@ class HCCTACESegDataset(MedicalVolumeDataset):
                              f'{tuple(self.LABEL_MODES)}, got {label_mode!r}')
         self.layout = layout
         self.label_mode = label_mode
+        self.skip_unlabelled = bool(skip_unlabelled)
         self.class_names = self.LABEL_MODES[label_mode]
         if layout == 'nifti':
             self.default_label_map = self.NIFTI_LABELS[label_mode]
@@ -296,7 +306,7 @@ class HCCTACESegDataset(MedicalVolumeDataset):
                 f'{self.layout_help}')
         cases, missing = [], []
         for name in sorted(os.listdir(img_dir)):
-            if not name.endswith(NIFTI_SUFFIXES):
+            if not has_suffix(name, NIFTI_SUFFIXES):
                 continue
             stem = _strip_nifti(name)
             mask = _find_nifti(osp.join(mask_dir, stem))
@@ -373,6 +383,21 @@ class HCCTACESegDataset(MedicalVolumeDataset):
                 f'HCCTACESegDataset: DICOM files found for '
                 f'{_listed(without_seg)} but no DICOM SEG (Modality SEG); '
                 "download the segmentations too, or use layout='nifti'")
+        if without_seg and not self.skip_unlabelled:
+            raise FileNotFoundError(
+                f'HCCTACESegDataset: {len(without_seg)} patient folder(s) '
+                f'under {self.data_root!r} hold DICOM files but no DICOM SEG '
+                f'(Modality SEG): {_listed(without_seg)}. Each patient needs '
+                f'its CT series and the SEG series annotating it; expected '
+                f'layout:\n{self.layout_help}\nDownload their '
+                'segmentations, remove those folders, or pass '
+                'skip_unlabelled=True to leave them out')
+        if without_seg:
+            print_log(
+                f'HCCTACESegDataset: skipping {len(without_seg)} patient(s) '
+                f'under {self.data_root!r} without a DICOM SEG (Modality '
+                f'SEG): {_listed(without_seg)} (skip_unlabelled=True)',
+                logger='current', level=logging.WARNING)
         return cases
 
     def list_cases(self) -> List[dict]:

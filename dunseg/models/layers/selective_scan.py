@@ -29,7 +29,8 @@ Backends (``backend=``):
 
 - ``'mamba_ssm'``: mamba-ssm's fused CUDA kernel. Used by ``'auto'`` when the
   tensors are on a GPU and ``mamba_ssm`` imports; imported inside the call
-  only, so nothing here needs the package.
+  only, so nothing here needs the package (an installed mamba-ssm that fails
+  to import is reported once in a warning, see :func:`mamba_ssm_available`).
 - ``'cpu_kernel'``: dunseg's own fused kernel, C++
   (``csrc/selective_scan_cpu.cpp`` next to this module) compiled on first use
   with ``torch.utils.cpp_extension.load_inline`` (needs a C++ compiler with
@@ -181,14 +182,44 @@ def cpu_kernel_error() -> Optional[str]:
     return _cpu_kernel_error
 
 
+# Set once a broken mamba-ssm installation has been reported.
+_mamba_ssm_warned = False
+
+
 def mamba_ssm_available() -> bool:
-    """True if mamba-ssm's CUDA selective scan imports."""
+    """True if mamba-ssm's CUDA selective scan imports.
+
+    mamba-ssm is optional: when it is not installed (``mamba_ssm`` itself
+    not found) this is False without a word. When it is installed but does
+    not import (e.g. a build without its compiled ``selective_scan_cuda``
+    extension, a missing dependency, a library built for another torch or
+    CUDA), it is False too, and the import error is reported once per
+    process in a warning, since backend ``'auto'`` then runs the slower
+    PyTorch scan on CUDA.
+    """
+    global _mamba_ssm_warned
     try:
         from mamba_ssm.ops.selective_scan_interface import \
             selective_scan_fn  # noqa: F401
-    except Exception:  # ImportError, or its missing compiled module
-        return False
-    return True
+    except ModuleNotFoundError as error:
+        if error.name == 'mamba_ssm':  # not installed
+            return False
+        failure = error
+    except Exception as error:  # e.g. an undefined symbol in the extension
+        failure = error
+    else:
+        return True
+    if not _mamba_ssm_warned:
+        _mamba_ssm_warned = True
+        warnings.warn(
+            'dunseg selective scan: mamba-ssm is installed but does not '
+            f'import ({type(failure).__name__}: '
+            f'{str(failure).splitlines()[0][:300] if str(failure) else ""}); '
+            "backend='auto' uses the PyTorch scan (backend='torch') on CUDA "
+            'instead of its fused kernel. Reinstall mamba-ssm for this torch '
+            'and CUDA (e.g. `pip install mamba-ssm --no-build-isolation`), '
+            'or uninstall it to silence this warning.')
+    return False
 
 
 def resolve_backend(backend: str, device: torch.device) -> str:
