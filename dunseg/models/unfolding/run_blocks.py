@@ -458,6 +458,15 @@ class InvertibleCouplingUNet(nn.Module):
         return F.interpolate(x, size=ref.shape[2:], mode='bilinear')
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h, w = x.shape[-2:]
+        if (h // 4) * (w // 4) < 2:
+            # instance normalisation of the third level needs two pixels,
+            # in evaluation as in training
+            raise ValueError(
+                f'{type(self).__name__} (the RUN/NUN background network): a '
+                f'{h}x{w} input is too small for this model; its third level '
+                '(H/4 x W/4) is instance-normalised and needs at least 2 '
+                'pixels, e.g. an 8x8 input')
         feat = self.extract(x)
         level1 = self.conv1(self.conv0(feat))
         level2 = self.conv2(self.downsample1(level1))

@@ -240,3 +240,12 @@ def test_invalid_flags_are_named():
     with pytest.raises(ValueError, match='ss_flatten'):
         RUNUnfolding(in_channels=(8, 16, 32, 64), channels=16,
                      vss_cfg=TINY_VSS, ss_flatten='reshape')
+
+
+def test_too_small_an_image_is_named_as_such_in_evaluation():
+    from dunseg.models.unfolding.run_blocks import InvertibleCouplingUNet
+    unet = InvertibleCouplingUNet().eval()
+    with torch.no_grad(), pytest.raises(ValueError,
+                                        match='4x4 input is too small'):
+        unet(torch.rand(1, 7, 4, 4))
+    assert unet(torch.rand(1, 7, 8, 8)).shape == (1, 3, 8, 8)
