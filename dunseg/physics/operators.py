@@ -382,15 +382,48 @@ def cartesian_mask(shape: Tuple[int, int],
     return np.repeat(cols[None].astype(np.float32), h, axis=0)
 
 
-def _radial_lines(h: int, w: int, angles: np.ndarray) -> np.ndarray:
-    import cv2
-    mask = np.zeros((h, w), np.uint8)
+# Radial golden-angle step, 180° / φ ≈ 111.246° (Winkelmann et al., IEEE
+# TMI 2007).
+GOLDEN_ANGLE = math.pi * 2 / (1 + math.sqrt(5))
+
+
+def _spoke_pixels(h: int, w: int, angle: float) -> Tuple[np.ndarray,
+                                                          np.ndarray]:
+    """Rows and columns of the pixels of one radial spoke (a full diameter
+    through the DC pixel ``(h // 2, w // 2)`` at ``angle`` radians from the
+    column axis, rows growing with ``sin(angle)``).
+
+    Rasterised from the centre outwards (a DDA along the spoke's major
+    axis): at every integer offset ``k`` along the major axis the minor
+    offset is ``k`` times the slope, rounded half to even. The spoke thus
+    always contains the DC pixel, every pixel lies within half a pixel of
+    the ideal line (along the minor axis), the spoke is 8-connected, and
+    offset ``-k`` gives exactly the negated pixel offset of ``+k`` (the
+    spoke is point-symmetric about DC). Pixels outside the image are
+    dropped; no line clipping moves the spoke.
+    """
     cy, cx = h // 2, w // 2  # DC position after fftshift
-    r = math.hypot(h, w)
-    for a in angles:
-        dx, dy = r * math.cos(a), r * math.sin(a)
-        cv2.line(mask, (int(round(cx - dx)), int(round(cy - dy))),
-                 (int(round(cx + dx)), int(round(cy + dy))), 1, 1)
+    c, s = math.cos(angle), math.sin(angle)
+    k = np.arange(-max(h, w), max(h, w) + 1, dtype=np.float64)
+    if abs(c) >= abs(s):  # mostly horizontal: one pixel per column
+        cols = k
+        rows = np.rint(k * (s / c))
+    else:  # mostly vertical: one pixel per row
+        rows = k
+        cols = np.rint(k * (c / s))
+    rows = rows.astype(np.int64) + cy
+    cols = cols.astype(np.int64) + cx
+    inside = (rows >= 0) & (rows < h) & (cols >= 0) & (cols < w)
+    return rows[inside], cols[inside]
+
+
+def _radial_lines(h: int, w: int, angles: np.ndarray) -> np.ndarray:
+    """(h, w) uint8 mask with the spokes of :func:`_spoke_pixels` at
+    ``angles`` set to 1."""
+    mask = np.zeros((h, w), np.uint8)
+    for a in np.atleast_1d(angles):
+        rows, cols = _spoke_pixels(h, w, float(a))
+        mask[rows, cols] = 1
     return mask
 
 
@@ -403,8 +436,12 @@ def radial_mask(shape: Tuple[int, int],
     """Radial (CT-like / radial MRI) mask: spokes through the DC centre.
 
     ``num_lines`` spokes (full diameters) at angles ``θ₀ + iπ/num_lines``
-    (or ``θ₀ + i·111.25°`` with ``golden_angle=True``), ``θ₀`` uniform from
-    the seed. With ``acceleration`` instead of ``num_lines``, the smallest
+    (or ``θ₀ + i·π/φ``, ``π/φ`` ≈ 111.246°, with ``golden_angle=True``),
+    ``θ₀`` uniform from the seed. The golden-angle step is the radial
+    profile order of Winkelmann et al., "An optimal radial profile order
+    based on the golden ratio for time-resolved MRI", IEEE TMI 26(1), 2007:
+    180° divided by the golden ratio ``φ = (1 + √5) / 2``, so any number of
+    consecutive spokes covers the half-circle nearly uniformly. With ``acceleration`` instead of ``num_lines``, the smallest
     number of spokes whose sampled fraction reaches ``1/acceleration`` is
     used.
 
@@ -414,7 +451,7 @@ def radial_mask(shape: Tuple[int, int],
     h, w = (int(s) for s in shape)
     rng = _rng(seed, rng)
     theta0 = rng.uniform(0, math.pi)
-    golden = math.pi * (3 - math.sqrt(5)) / 2 + math.pi / 2  # 111.25 deg
+    golden = GOLDEN_ANGLE
 
     def angles(n):
         if golden_angle:
