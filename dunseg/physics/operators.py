@@ -441,9 +441,14 @@ def radial_mask(shape: Tuple[int, int],
     profile order of Winkelmann et al., "An optimal radial profile order
     based on the golden ratio for time-resolved MRI", IEEE TMI 26(1), 2007:
     180° divided by the golden ratio ``φ = (1 + √5) / 2``, so any number of
-    consecutive spokes covers the half-circle nearly uniformly. With ``acceleration`` instead of ``num_lines``, the smallest
-    number of spokes whose sampled fraction reaches ``1/acceleration`` is
-    used.
+    consecutive spokes covers the half-circle nearly uniformly. With
+    ``acceleration`` instead of ``num_lines``, the smallest number of spokes
+    whose sampled fraction reaches ``1/acceleration`` is used.
+
+    Each spoke is rasterised from the DC pixel outwards (see
+    :func:`_spoke_pixels`): it passes through DC, every pixel is within
+    half a pixel of the ideal line, and the mask is point-symmetric about
+    DC (wherever the mirrored pixel lies inside the image).
 
     Returns:
         np.ndarray: float32 (H, W) mask in {0, 1}, DC at ``(H//2, W//2)``.

@@ -1,4 +1,5 @@
-"""16-bit images: 12-bit data in a 16-bit PNG is reported, bit_depth scales it."""
+"""16-bit images: 12-bit data in a 16-bit PNG is reported; bit_depth
+scales it."""
 import logging
 
 import cv2

@@ -8,7 +8,9 @@ from scipy import ndimage
 pytest.importorskip('monai')
 
 from dunseg.evaluation.metrics.medical_metric import (  # noqa: E402
-    MedicalSegMetric, segmentation_scores)
+    MedicalSegMetric,
+    segmentation_scores,
+)
 
 
 def _boundary(mask):

@@ -30,8 +30,10 @@ medpy's ``hd95`` instead pools both distance sets before taking the
 percentile, which can be several pixels less when one mask has a small
 stray region far from the other (few far distances in a pooled set fall
 below its 95th percentile); HD95 numbers from the two libraries are not
-interchangeable. HD95 is in pixels of the evaluated slices (the pipelines
-resize slices, so the voxel spacing is gone). It is undefined (MONAI: NaN or inf) when the
+interchangeable.
+
+HD95 is in pixels of the evaluated slices (the pipelines resize slices, so
+the voxel spacing is gone). It is undefined (MONAI: NaN or inf) when the
 prediction or the ground truth of a class is empty; such cases are
 skipped and counted in ``HD95_undefined``.
 """
