@@ -387,43 +387,51 @@ def cartesian_mask(shape: Tuple[int, int],
 GOLDEN_ANGLE = math.pi * 2 / (1 + math.sqrt(5))
 
 
+def _spoke_offsets(h: int, w: int,
+                   angles: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """Pixel offsets from DC of radial spokes, (n, 2K + 1) rows and columns
+    for n angles (radians from the column axis, rows growing with
+    ``sin(angle)``), K = max(h, w) // 2 + 1.
+
+    Rasterised from the centre outwards (a DDA along each spoke's major
+    axis): at every integer offset ``k`` along the major axis the minor
+    offset is ``k`` times the slope, rounded half to even. A spoke thus
+    always contains the DC pixel (k = 0), every pixel lies within half a
+    pixel of the ideal line (along the minor axis), the spoke is
+    8-connected, and offset ``-k`` gives exactly the negated pixel of
+    ``+k`` (the spoke is point-symmetric about DC). No line clipping moves
+    the spoke; pixels outside the image are dropped by the caller.
+    """
+    angles = np.atleast_1d(np.asarray(angles, np.float64))[:, None]
+    c, s = np.cos(angles), np.sin(angles)
+    half = max(h, w) // 2 + 1  # beyond this, the major axis leaves the image
+    k = np.arange(-half, half + 1, dtype=np.float64)[None]
+    horizontal = np.abs(c) >= np.abs(s)  # one pixel per column
+    with np.errstate(divide='ignore', invalid='ignore'):
+        rows = np.where(horizontal, np.rint(k * (s / c)), k)
+        cols = np.where(horizontal, k, np.rint(k * (c / s)))
+    return rows.astype(np.int64), cols.astype(np.int64)
+
+
 def _spoke_pixels(h: int, w: int, angle: float) -> Tuple[np.ndarray,
                                                           np.ndarray]:
     """Rows and columns of the pixels of one radial spoke (a full diameter
-    through the DC pixel ``(h // 2, w // 2)`` at ``angle`` radians from the
-    column axis, rows growing with ``sin(angle)``).
-
-    Rasterised from the centre outwards (a DDA along the spoke's major
-    axis): at every integer offset ``k`` along the major axis the minor
-    offset is ``k`` times the slope, rounded half to even. The spoke thus
-    always contains the DC pixel, every pixel lies within half a pixel of
-    the ideal line (along the minor axis), the spoke is 8-connected, and
-    offset ``-k`` gives exactly the negated pixel offset of ``+k`` (the
-    spoke is point-symmetric about DC). Pixels outside the image are
-    dropped; no line clipping moves the spoke.
+    through the DC pixel ``(h // 2, w // 2)``); see :func:`_spoke_offsets`.
     """
-    cy, cx = h // 2, w // 2  # DC position after fftshift
-    c, s = math.cos(angle), math.sin(angle)
-    k = np.arange(-max(h, w), max(h, w) + 1, dtype=np.float64)
-    if abs(c) >= abs(s):  # mostly horizontal: one pixel per column
-        cols = k
-        rows = np.rint(k * (s / c))
-    else:  # mostly vertical: one pixel per row
-        rows = k
-        cols = np.rint(k * (c / s))
-    rows = rows.astype(np.int64) + cy
-    cols = cols.astype(np.int64) + cx
+    rows, cols = _spoke_offsets(h, w, np.array([angle]))
+    rows, cols = rows[0] + h // 2, cols[0] + w // 2  # DC after fftshift
     inside = (rows >= 0) & (rows < h) & (cols >= 0) & (cols < w)
     return rows[inside], cols[inside]
 
 
 def _radial_lines(h: int, w: int, angles: np.ndarray) -> np.ndarray:
-    """(h, w) uint8 mask with the spokes of :func:`_spoke_pixels` at
+    """(h, w) uint8 mask with the spokes of :func:`_spoke_offsets` at
     ``angles`` set to 1."""
     mask = np.zeros((h, w), np.uint8)
-    for a in np.atleast_1d(angles):
-        rows, cols = _spoke_pixels(h, w, float(a))
-        mask[rows, cols] = 1
+    rows, cols = _spoke_offsets(h, w, angles)
+    rows, cols = rows + h // 2, cols + w // 2  # DC position after fftshift
+    inside = (rows >= 0) & (rows < h) & (cols >= 0) & (cols < w)
+    mask[rows[inside], cols[inside]] = 1
     return mask
 
 
@@ -446,7 +454,7 @@ def radial_mask(shape: Tuple[int, int],
     whose sampled fraction reaches ``1/acceleration`` is used.
 
     Each spoke is rasterised from the DC pixel outwards (see
-    :func:`_spoke_pixels`): it passes through DC, every pixel is within
+    :func:`_spoke_offsets`): it passes through DC, every pixel is within
     half a pixel of the ideal line, and the mask is point-symmetric about
     DC (wherever the mirrored pixel lies inside the image).
 
