@@ -283,7 +283,9 @@ def inference_model(model: torch.nn.Module,
     if bit_depth is not None:
         from dunseg.datasets.transforms.loading import check_bit_depth
         bit_depth = check_bit_depth(bit_depth, 'inference_model')
-        loader = pipeline.transforms[0]
+    if bit_depth is not None and not all(
+            isinstance(image, np.ndarray) for image in batch):
+        loader = pipeline.transforms[0]  # reads the files
         if not hasattr(loader, 'bit_depth') or \
                 getattr(loader, 'scale', 'dtype_max') != 'dtype_max':
             raise ValueError(
