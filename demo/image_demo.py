@@ -83,7 +83,7 @@ def run_demo(args):
     result = inference_model(
         model, args.img, return_stages=not args.no_stages,
         kspace_mask=args.kspace_mask, slice_index=args.slice,
-        bit_depth=args.bit_depth)
+        bit_depth=getattr(args, 'bit_depth', None))
     visualizer = DunSegVisualizer.get_instance('dunseg_demo')
     if getattr(model, 'dataset_meta', None):
         visualizer.dataset_meta = model.dataset_meta
