@@ -59,6 +59,10 @@ def parse_args():
     parser.add_argument(
         '--slice', type=int, help='slice of a volume file (NIfTI, '
         'multi-frame DICOM, 3-D .npy); default the middle one')
+    parser.add_argument(
+        '--bit-depth', type=int, help='bit depth of the image data, e.g. 12 '
+        'for 12-bit sensor data stored in a 16-bit PNG (divides by 4095); '
+        "default: the full range of the file's dtype (65535 for 16-bit)")
     return parser.parse_args()
 
 
@@ -66,9 +70,10 @@ def main():
     args = parse_args()
     try:
         run_demo(args)
-    except (FileNotFoundError, ValueError, FloatingPointError,
+    except (OSError, ValueError, FloatingPointError,
             CheckpointMismatchError) as err:
         # the message names the file and the fix; a traceback adds nothing
+        # (OSError: missing, empty, truncated or non-image files)
         sys.exit(f'demo/image_demo.py: {err}')
 
 
@@ -77,7 +82,8 @@ def run_demo(args):
     model = init_model(args.config, args.checkpoint, device=args.device)
     result = inference_model(
         model, args.img, return_stages=not args.no_stages,
-        kspace_mask=args.kspace_mask, slice_index=args.slice)
+        kspace_mask=args.kspace_mask, slice_index=args.slice,
+        bit_depth=getattr(args, 'bit_depth', None))
     visualizer = DunSegVisualizer.get_instance('dunseg_demo')
     if getattr(model, 'dataset_meta', None):
         visualizer.dataset_meta = model.dataset_meta

@@ -56,7 +56,7 @@ def init_model(config: Union[str, Path, Config],
     if checkpoint is None:
         model.init_weights()
     else:
-        ckpt = load_weights_only(checkpoint, map_location='cpu')
+        ckpt = _read_checkpoint(checkpoint)
         load_model_weights(model, ckpt, checkpoint, strict=strict,
                            keep_built=config.get('keep_built_weights', ()))
         meta = ckpt.get('meta', {}) if isinstance(ckpt, dict) else {}
@@ -66,6 +66,49 @@ def init_model(config: Union[str, Path, Config],
     model.to(device)
     model.eval()
     return model
+
+
+def _read_checkpoint(checkpoint: str):
+    """:func:`load_weights_only`, with files that are no PyTorch checkpoint
+    at all (a text file, a truncated download) as a one-line ValueError
+    naming the file instead of the unpickler's internal error."""
+    if Path(checkpoint).is_file():
+        with open(checkpoint, 'rb') as f:
+            head = f.read(4)
+        # torch.save writes a zip archive (PK..), older PyTorch a pickle
+        # (protocol >= 2 starts with 0x80); a text file would otherwise be
+        # reported by the unpickler as "pickled Python objects"
+        if not (head.startswith(b'PK') or head.startswith(b'\x80')):
+            raise ValueError(
+                f'checkpoint {checkpoint!r} is not a PyTorch checkpoint '
+                f'(it starts with {head!r}, neither a zip archive nor a '
+                'pickle; a text or image file?): pass a .pth file written by '
+                'tools/train.py or tools/model_converters/publish_model.py')
+    try:
+        ckpt = load_weights_only(checkpoint, map_location='cpu')
+    except FileNotFoundError:
+        raise
+    except RuntimeError as err:
+        if 'pickled Python objects' in str(err):
+            raise  # load_weights_only's own message says what to do
+        raise ValueError(_not_a_checkpoint(checkpoint, err)) from err
+    except Exception as err:  # the unpickler's KeyError, IndexError ...
+        raise ValueError(_not_a_checkpoint(checkpoint, err)) from err
+    if not isinstance(ckpt, dict):
+        raise ValueError(
+            f'checkpoint {checkpoint!r} holds a {type(ckpt).__name__}, not '
+            'a dict of weights: pass a .pth file written by tools/train.py '
+            'or tools/model_converters/publish_model.py')
+    return ckpt
+
+
+def _not_a_checkpoint(checkpoint: str, err: Exception) -> str:
+    reason = str(err).splitlines()[0] if str(err) else ''
+    return (f'checkpoint {checkpoint!r} is not a readable PyTorch checkpoint '
+            f'(torch.load failed: {type(err).__name__}: {reason}); it is '
+            'probably truncated or another kind of file: pass a .pth file '
+            'written by tools/train.py or '
+            'tools/model_converters/publish_model.py')
 
 
 def _test_pipeline(cfg: Config) -> list:
@@ -157,11 +200,21 @@ def _load_kspace_mask(mask, shape) -> torch.Tensor:
     return torch.from_numpy(mask)[None]
 
 
-def _array_to_unit_range(image: np.ndarray) -> np.ndarray:
-    """uint8 / uint16 / float array -> float32 (H, W, C) in [0, 1]."""
+def _array_to_unit_range(image: np.ndarray,
+                         bit_depth: Optional[int] = None) -> np.ndarray:
+    """uint8 / uint16 / float array -> float32 (H, W, C) in [0, 1].
+
+    Integer arrays are divided by the maximum of their dtype, or by
+    ``2**bit_depth - 1``; a uint16 array using under 1/16 of its range
+    without ``bit_depth`` is logged as a WARNING.
+    """
+    from dunseg.datasets.transforms.loading import integer_to_unit_float
     image = np.asarray(image)
     if image.dtype == np.uint8 or image.dtype == np.uint16:
-        image = image.astype(np.float32) / np.iinfo(image.dtype).max
+        image = integer_to_unit_float(image, 'the input array', bit_depth)
+    elif bit_depth is not None:
+        raise ValueError(f'bit_depth={bit_depth} applies to uint8 / uint16 '
+                         f'arrays, got a {image.dtype} array')
     else:
         image = image.astype(np.float32)
         check_finite_image(image, 'the input array')
@@ -178,7 +231,8 @@ def inference_model(model: torch.nn.Module,
                     images: Union[ImageType, Sequence[ImageType]],
                     return_stages: bool = False,
                     kspace_mask=None,
-                    slice_index: Optional[int] = None
+                    slice_index: Optional[int] = None,
+                    bit_depth: Optional[int] = None
                     ) -> Union[DunSegDataSample, List[DunSegDataSample]]:
     """Run a model on image file(s) or array(s) through its test pipeline.
 
@@ -200,6 +254,13 @@ def inference_model(model: torch.nn.Module,
             mask for every image.
         slice_index (int, optional): Slice of volume files (NIfTI, DICOM
             multi-frame, 3-D ``.npy``); None = the middle one.
+        bit_depth (int, optional): Bit depth of integer images (e.g. 12 for
+            12-bit sensor data stored in 16-bit PNGs: divide by 4095).
+            None = the full range of the dtype (65535 for 16-bit files; a
+            16-bit image with a maximum under 4096 is then logged as a
+            WARNING). Needs a loader with a ``bit_depth`` option
+            (:class:`~dunseg.datasets.transforms.LoadISTDImageFromFile` and
+            its subclasses, the infrared and COD pipelines).
 
     Returns:
         The data sample(s) with the predictions (``pred_score`` /
@@ -219,13 +280,27 @@ def inference_model(model: torch.nn.Module,
             '(demo/image_demo.py --kspace-mask MASK.npy|.png, centred, '
             'nonzero = sampled, the image\'s size)')
     pipeline = _inference_pipeline(cfg, in_channels)
+    if bit_depth is not None:
+        from dunseg.datasets.transforms.loading import check_bit_depth
+        bit_depth = check_bit_depth(bit_depth, 'inference_model')
+    if bit_depth is not None and not all(
+            isinstance(image, np.ndarray) for image in batch):
+        loader = pipeline.transforms[0]  # reads the files
+        if not hasattr(loader, 'bit_depth') or \
+                getattr(loader, 'scale', 'dtype_max') != 'dtype_max':
+            raise ValueError(
+                f'bit_depth={bit_depth} needs an image loader with a '
+                f'bit_depth option and no scale; this model\'s test pipeline '
+                f'loads with {type(loader).__name__}, which has none (or sets '
+                'scale): convert the images to 8-bit or full-range 16-bit')
+        loader.bit_depth = bit_depth
     results = []
     previous = getattr(model, 'return_stages', False)
     model.return_stages = return_stages
     try:
         for image in batch:
             if isinstance(image, np.ndarray):
-                array = _array_to_unit_range(image)
+                array = _array_to_unit_range(image, bit_depth)
                 if in_channels == 1 and array.shape[2] == 3:
                     array = array.mean(axis=2, keepdims=True)
                 # skip the loader: the array is already decoded

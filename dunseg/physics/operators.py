@@ -382,15 +382,56 @@ def cartesian_mask(shape: Tuple[int, int],
     return np.repeat(cols[None].astype(np.float32), h, axis=0)
 
 
+# Radial golden-angle step, 180° / φ ≈ 111.246° (Winkelmann et al., IEEE
+# TMI 2007).
+GOLDEN_ANGLE = math.pi * 2 / (1 + math.sqrt(5))
+
+
+def _spoke_offsets(h: int, w: int,
+                   angles: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """Pixel offsets from DC of radial spokes, (n, 2K + 1) rows and columns
+    for n angles (radians from the column axis, rows growing with
+    ``sin(angle)``), K = max(h, w) // 2 + 1.
+
+    Rasterised from the centre outwards (a DDA along each spoke's major
+    axis): at every integer offset ``k`` along the major axis the minor
+    offset is ``k`` times the slope, rounded half to even. A spoke thus
+    always contains the DC pixel (k = 0), every pixel lies within half a
+    pixel of the ideal line (along the minor axis), the spoke is
+    8-connected, and offset ``-k`` gives exactly the negated pixel of
+    ``+k`` (the spoke is point-symmetric about DC). No line clipping moves
+    the spoke; pixels outside the image are dropped by the caller.
+    """
+    angles = np.atleast_1d(np.asarray(angles, np.float64))[:, None]
+    c, s = np.cos(angles), np.sin(angles)
+    half = max(h, w) // 2 + 1  # beyond this, the major axis leaves the image
+    k = np.arange(-half, half + 1, dtype=np.float64)[None]
+    horizontal = np.abs(c) >= np.abs(s)  # one pixel per column
+    with np.errstate(divide='ignore', invalid='ignore'):
+        rows = np.where(horizontal, np.rint(k * (s / c)), k)
+        cols = np.where(horizontal, k, np.rint(k * (c / s)))
+    return rows.astype(np.int64), cols.astype(np.int64)
+
+
+def _spoke_pixels(h: int, w: int, angle: float) -> Tuple[np.ndarray,
+                                                          np.ndarray]:
+    """Rows and columns of the pixels of one radial spoke (a full diameter
+    through the DC pixel ``(h // 2, w // 2)``); see :func:`_spoke_offsets`.
+    """
+    rows, cols = _spoke_offsets(h, w, np.array([angle]))
+    rows, cols = rows[0] + h // 2, cols[0] + w // 2  # DC after fftshift
+    inside = (rows >= 0) & (rows < h) & (cols >= 0) & (cols < w)
+    return rows[inside], cols[inside]
+
+
 def _radial_lines(h: int, w: int, angles: np.ndarray) -> np.ndarray:
-    import cv2
+    """(h, w) uint8 mask with the spokes of :func:`_spoke_offsets` at
+    ``angles`` set to 1."""
     mask = np.zeros((h, w), np.uint8)
-    cy, cx = h // 2, w // 2  # DC position after fftshift
-    r = math.hypot(h, w)
-    for a in angles:
-        dx, dy = r * math.cos(a), r * math.sin(a)
-        cv2.line(mask, (int(round(cx - dx)), int(round(cy - dy))),
-                 (int(round(cx + dx)), int(round(cy + dy))), 1, 1)
+    rows, cols = _spoke_offsets(h, w, angles)
+    rows, cols = rows + h // 2, cols + w // 2  # DC position after fftshift
+    inside = (rows >= 0) & (rows < h) & (cols >= 0) & (cols < w)
+    mask[rows[inside], cols[inside]] = 1
     return mask
 
 
@@ -403,10 +444,19 @@ def radial_mask(shape: Tuple[int, int],
     """Radial (CT-like / radial MRI) mask: spokes through the DC centre.
 
     ``num_lines`` spokes (full diameters) at angles ``θ₀ + iπ/num_lines``
-    (or ``θ₀ + i·111.25°`` with ``golden_angle=True``), ``θ₀`` uniform from
-    the seed. With ``acceleration`` instead of ``num_lines``, the smallest
-    number of spokes whose sampled fraction reaches ``1/acceleration`` is
-    used.
+    (or ``θ₀ + i·π/φ``, ``π/φ`` ≈ 111.246°, with ``golden_angle=True``),
+    ``θ₀`` uniform from the seed. The golden-angle step is the radial
+    profile order of Winkelmann et al., "An optimal radial profile order
+    based on the golden ratio for time-resolved MRI", IEEE TMI 26(1), 2007:
+    180° divided by the golden ratio ``φ = (1 + √5) / 2``, so any number of
+    consecutive spokes covers the half-circle nearly uniformly. With
+    ``acceleration`` instead of ``num_lines``, the smallest number of spokes
+    whose sampled fraction reaches ``1/acceleration`` is used.
+
+    Each spoke is rasterised from the DC pixel outwards (see
+    :func:`_spoke_offsets`): it passes through DC, every pixel is within
+    half a pixel of the ideal line, and the mask is point-symmetric about
+    DC (wherever the mirrored pixel lies inside the image).
 
     Returns:
         np.ndarray: float32 (H, W) mask in {0, 1}, DC at ``(H//2, W//2)``.
@@ -414,7 +464,7 @@ def radial_mask(shape: Tuple[int, int],
     h, w = (int(s) for s in shape)
     rng = _rng(seed, rng)
     theta0 = rng.uniform(0, math.pi)
-    golden = math.pi * (3 - math.sqrt(5)) / 2 + math.pi / 2  # 111.25 deg
+    golden = GOLDEN_ANGLE
 
     def angles(n):
         if golden_angle:

@@ -11,17 +11,86 @@ the model's data preprocessor and the metrics:
 - ``img_shape`` / ``ori_shape``: ``(H, W)`` of the decoded image.
 - ``gt_seg_map``: ``np.uint8`` array of shape (H, W) with values in {0, 1}.
 """
+import logging
 from typing import Optional, Union
 
 import cv2
 import numpy as np
 from mmcv.transforms import BaseTransform
 from mmengine import fileio
+from mmengine.logging import print_log
 
 from dunseg.registry import TRANSFORMS
 from dunseg.utils.finite import check_finite_image
 
 COLOR_TYPES = ('grayscale', 'color', 'unchanged')
+
+# A 16-bit image whose maximum is below this (1/16 of the 16-bit range)
+# most likely holds data of 12 bits or fewer; divided by 65535 it stays
+# below 0.0625 and a model trained on full-range images sees a black frame.
+LOW_BIT_DEPTH_MAX = 4096
+
+
+def check_bit_depth(bit_depth: Optional[int], who: str) -> Optional[int]:
+    """Validate a ``bit_depth`` option: None or an int in [1, 16]."""
+    if bit_depth is None:
+        return None
+    if isinstance(bit_depth, bool) or not isinstance(
+            bit_depth, (int, np.integer)) or not 1 <= bit_depth <= 16:
+        raise ValueError(f'{who}: bit_depth must be None (the full range of '
+                         "the file's dtype) or an integer from 1 to 16 (e.g. "
+                         f'12 divides by 4095), got {bit_depth!r}')
+    return int(bit_depth)
+
+
+def low_range_16bit(img: np.ndarray) -> bool:
+    """A 16-bit image using under 1/16 of its range (maximum < 4096)."""
+    return bool(img.dtype == np.uint16 and img.size
+                and int(img.max()) < LOW_BIT_DEPTH_MAX)
+
+
+def integer_to_unit_float(img: np.ndarray, path: str,
+                          bit_depth: Optional[int] = None,
+                          warn: bool = True) -> np.ndarray:
+    """Integer image -> float32 in [0, 1] by its bit depth.
+
+    ``bit_depth=None`` divides by the maximum of the dtype (255 for 8-bit,
+    65535 for 16-bit files). Then, when ``warn`` is True and a 16-bit image
+    uses under 1/16 of its range (maximum < 4096, e.g. 12-bit sensor data
+    stored in a 16-bit PNG), a WARNING names the file and the option to set.
+    ``bit_depth=b`` divides by ``2**b - 1``; a file with values above that,
+    or with fewer bits than ``b``, is an error (the wrong bit depth).
+    """
+    bits = np.iinfo(img.dtype).bits
+    if bit_depth is None:
+        if warn and low_range_16bit(img):
+            top = int(img.max())
+            need = max(top.bit_length(), 1)
+            print_log(
+                f'image {path!r} is 16-bit but its maximum is {top} (under '
+                f'1/16 of the 16-bit range): divided by 65535 it reaches at '
+                f'most {top / 65535:.4f}, so a model trained on full-range '
+                'images may see an almost black frame. If the sensor has '
+                f'fewer bits (e.g. 12-bit data in a 16-bit PNG), set the '
+                f'image loader\'s bit_depth (e.g. bit_depth={max(need, 12)}, '
+                f'or scale={2 ** max(need, 12) - 1}; demo/image_demo.py '
+                '--bit-depth) so the data is divided by 2**bit_depth - 1 '
+                '(reported for the first such file of each loader only).',
+                logger='current', level=logging.WARNING)
+        return img.astype(np.float32) / np.float32(np.iinfo(img.dtype).max)
+    if bit_depth > bits:
+        raise ValueError(
+            f'image {path!r} is {bits}-bit ({img.dtype}) but bit_depth='
+            f'{bit_depth} was given; set bit_depth to at most {bits} (or '
+            'None for the full range of the file\'s dtype)')
+    top = (1 << bit_depth) - 1
+    if img.size and int(img.max()) > top:
+        raise ValueError(
+            f'image {path!r} has values up to {int(img.max())}, above '
+            f'{top} = 2**{bit_depth} - 1: it has more than {bit_depth} bits. '
+            'Set bit_depth to the bit depth of the data (or None for the '
+            'full range of the file\'s dtype)')
+    return img.astype(np.float32) / np.float32(top)
 
 
 def _read_bytes(path: str, backend_args: Optional[dict], what: str) -> bytes:
@@ -90,8 +159,13 @@ class LoadISTDImageFromFile(BaseTransform):
     Bit depth: integer images are divided by ``scale``; by default that is the
     maximum of the file's dtype (255 for 8-bit, 65535 for 16-bit), which keeps
     the physical intensity ratios of 16-bit sensor data. Sensors with a
-    smaller effective depth (e.g. 14 bit stored in 16-bit PNGs) can pass
-    ``scale=16383``. Floating-point files (e.g. TIFF) must already be in
+    smaller effective depth (e.g. 12 bit stored in 16-bit PNGs) set
+    ``bit_depth=12`` (divide by ``2**12 - 1 = 4095``; a file with larger
+    values is an error) or, equivalently but clipping instead of failing,
+    ``scale=4095``. Without either, a 16-bit file whose maximum is below
+    4096 (under 1/16 of the range) is loaded as today but logged as a
+    WARNING naming the file (once per loader: further such files are not
+    reported again). Floating-point files (e.g. TIFF) must already be in
     [0, 1] unless ``scale`` is given.
 
     Channels: OpenCV decodes colour files as BGR(A); they are returned as
@@ -105,12 +179,16 @@ class LoadISTDImageFromFile(BaseTransform):
         scale (str | float): ``'dtype_max'`` (default) or the number integer
             intensities are divided by.
         backend_args (dict, optional): Arguments of mmengine's file backend.
+        bit_depth (int, optional): Bit depth of integer data: divide by
+            ``2**bit_depth - 1``. None (default) = the full range of the
+            file's dtype (``scale``). Not together with a numeric ``scale``.
     """
 
     def __init__(self,
                  color_type: str = 'grayscale',
                  scale: Union[str, float] = 'dtype_max',
-                 backend_args: Optional[dict] = None) -> None:
+                 backend_args: Optional[dict] = None,
+                 bit_depth: Optional[int] = None) -> None:
         if color_type not in COLOR_TYPES:
             raise ValueError(f'LoadISTDImageFromFile: color_type must be one '
                              f'of {COLOR_TYPES}, got {color_type!r}')
@@ -119,22 +197,36 @@ class LoadISTDImageFromFile(BaseTransform):
             raise ValueError(
                 "LoadISTDImageFromFile: scale must be 'dtype_max' or a "
                 f'positive number (e.g. 255, 65535), got {scale!r}')
+        bit_depth = check_bit_depth(bit_depth, type(self).__name__)
+        if bit_depth is not None and scale != 'dtype_max':
+            raise ValueError(
+                f'{type(self).__name__}: give bit_depth or scale, not both '
+                f'(bit_depth={bit_depth} means scale={2 ** bit_depth - 1})')
         self.color_type = color_type
         self.scale = scale
         self.backend_args = backend_args
+        self.bit_depth = bit_depth
+        self._warned_low_range = False
 
     def _to_unit_float(self, img: np.ndarray, path: str) -> np.ndarray:
         """Convert the decoded array to float32 in [0, 1]."""
+        bit_depth = getattr(self, 'bit_depth', None)
         if np.issubdtype(img.dtype, np.integer):
-            divisor = (
-                np.iinfo(img.dtype).max
-                if self.scale == 'dtype_max' else float(self.scale))
-            out = img.astype(np.float32) / np.float32(divisor)
-            if self.scale != 'dtype_max':
-                # A user-given scale smaller than the data's range would
-                # otherwise produce values above 1 that the model never saw.
-                np.clip(out, 0.0, 1.0, out=out)
+            if self.scale == 'dtype_max':
+                warn = not getattr(self, '_warned_low_range', False)
+                if warn and bit_depth is None and low_range_16bit(img):
+                    self._warned_low_range = True  # once per loader
+                return integer_to_unit_float(img, path, bit_depth, warn=warn)
+            out = img.astype(np.float32) / np.float32(self.scale)
+            # A user-given scale smaller than the data's range would
+            # otherwise produce values above 1 that the model never saw.
+            np.clip(out, 0.0, 1.0, out=out)
             return out
+        if bit_depth is not None:
+            raise ValueError(
+                f'image {path!r} is floating-point ({img.dtype}); bit_depth='
+                f'{bit_depth} applies to integer files only: leave bit_depth '
+                'unset and give scale=<max value> if it is not in [0, 1]')
         out = img.astype(np.float32)
         check_finite_image(out, path)
         if self.scale != 'dtype_max':
@@ -199,7 +291,8 @@ class LoadISTDImageFromFile(BaseTransform):
 
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(color_type={self.color_type!r}, '
-                f'scale={self.scale!r}, backend_args={self.backend_args!r})')
+                f'scale={self.scale!r}, backend_args={self.backend_args!r}, '
+                f'bit_depth={getattr(self, "bit_depth", None)!r})')
 
 
 @TRANSFORMS.register_module()

@@ -20,6 +20,18 @@ Scores are computed per image and per class, then averaged:
   VL-DUN's "Average" column (Table 1), so a large test set does not
   outweigh a small one; ``num_images`` counts them all.
 
+HD95 is the larger of the two directed 95th percentiles: the boundary
+pixels of each mask (the mask minus its binary erosion) are measured
+(Euclidean distance) to the nearest boundary pixel of the other mask, the
+95th percentile (linear interpolation) is taken of each of the two
+directed distance sets, and the larger one is reported. This is MONAI's
+``compute_hausdorff_distance(..., percentile=95)`` (``directed=False``).
+medpy's ``hd95`` instead pools both distance sets before taking the
+percentile, which can be several pixels less when one mask has a small
+stray region far from the other (few far distances in a pooled set fall
+below its 95th percentile); HD95 numbers from the two libraries are not
+interchangeable.
+
 HD95 is in pixels of the evaluated slices (the pipelines resize slices, so
 the voxel spacing is gone). It is undefined (MONAI: NaN or inf) when the
 prediction or the ground truth of a class is empty; such cases are
@@ -74,6 +86,10 @@ def segmentation_scores(pred: torch.Tensor, gt: torch.Tensor,
                         ignore_empty: bool = True) -> Dict[str, np.ndarray]:
     """Per-class Dice, IoU (and HD95) of one (1, H, W) prediction against
     its (1, H, W) ground truth, background included (index 0).
+
+    ``hd95`` is the larger of the two directed 95th-percentile boundary
+    distances (MONAI's definition, see the module docstring), not medpy's
+    pooled percentile.
 
     Returns ``{'dice': (C,), 'iou': (C,)[, 'hd95': (C,)]}`` float64 arrays
     with NaN where a score is undefined.
@@ -142,8 +158,10 @@ class MedicalSegMetric(BaseMetric):
             ``classes``.
         include_background (bool): Count class 0 in the means.
         ignore_empty (bool): See the module docstring.
-        hd95 (bool): Also compute the 95th-percentile Hausdorff distance
-            (slower: distance transforms per class and image).
+        hd95 (bool): Also compute the 95th-percentile Hausdorff distance,
+            the larger of the two directed 95th percentiles (MONAI's
+            definition, not medpy's pooled one; see the module docstring;
+            slower: distance transforms per class and image).
         restoration (bool): Score ``pred_image`` when present (the metric
             then requires it on every sample of a dataset that has it).
         collect_device (str): Device used to gather results across ranks.
