@@ -106,3 +106,10 @@ def test_cod_loader_inherits_the_warning(tmp_path, logged):
     assert out.shape == (16, 20, 3)
     warnings = _warnings(logged)
     assert len(warnings) == 1 and 'cod_12bit.png' in warnings[0]
+
+
+def test_cod_loader_takes_the_bit_depth(tmp_path, logged):
+    from dunseg.datasets.transforms import LoadCODImageFromFile
+    path = _png(tmp_path, 'cod_12bit.png', 4095)
+    out = LoadCODImageFromFile(bit_depth=12)(dict(img_path=path))['img']
+    assert out.max() == 1.0 and not _warnings(logged)

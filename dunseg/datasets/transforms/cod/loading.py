@@ -24,9 +24,10 @@ class LoadCODImageFromFile(LoadISTDImageFromFile):
     def __init__(self,
                  color_type: str = 'color',
                  scale: Union[str, float] = 'dtype_max',
+                 bit_depth: Optional[int] = None,
                  backend_args: Optional[dict] = None) -> None:
         super().__init__(color_type=color_type, scale=scale,
-                         backend_args=backend_args)
+                         bit_depth=bit_depth, backend_args=backend_args)
 
 
 @TRANSFORMS.register_module()
