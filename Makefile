@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.dunseg-installed
-RPCANET_CONFIG ?= configs/rpcanet/rpcanet-plus_k6b4_synthetic-sirst-128x128.py
+RPCANET_CONFIG ?= configs/rpcanet/rpcanet-plus_k6b4_0.5k_synthetic-sirst-128x128.py
 DEMO_DIR ?= work_dirs/nun_demo
 export HF_HUB_OFFLINE := 1
 

@@ -48,7 +48,7 @@ def format_tiny_config(template: str) -> str:
 
 
 TINY_CONFIG = """
-_base_ = ['{root}/configs/rpcanet/rpcanet-plus_k6b4_synthetic-sirst-128x128.py']
+_base_ = ['{root}/configs/rpcanet/rpcanet-plus_k6b4_0.5k_synthetic-sirst-128x128.py']
 model = dict(backbone=dict(num_stages=2))
 train_dataloader = dict(
     batch_size=2, num_workers=0, persistent_workers=False,

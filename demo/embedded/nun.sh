@@ -12,8 +12,8 @@
 set -euo pipefail
 PY=${1:-python}
 WORK_DIR=${2:-work_dirs/nun_demo}
-DACLIP_CONFIG=${DACLIP_CONFIG:-configs/daclip/daclip-tiny_synthetic-degradation.py}
-NUN_CONFIG=${NUN_CONFIG:-configs/nun/nun-tiny_synthetic-cod.py}
+DACLIP_CONFIG=${DACLIP_CONFIG:-configs/daclip/daclip_tiny_6e_synthetic-degradation-64x64.py}
+NUN_CONFIG=${NUN_CONFIG:-configs/nun/nun_tiny_1k_synthetic-cod-degraded-64x64.py}
 DEMO_IMAGE=${DEMO_IMAGE:-demo/demo_cod_lowlight.png}
 TRAIN_OPTIONS=${TRAIN_OPTIONS:-}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}

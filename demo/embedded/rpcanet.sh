@@ -3,9 +3,9 @@
 # Usage: bash demo/embedded/rpcanet.sh PYTHON CONFIG WORK_DIR
 set -euo pipefail
 PY=${1:-python}
-CONFIG=${2:-configs/rpcanet/rpcanet-plus_k6b4_synthetic-sirst-128x128.py}
+CONFIG=${2:-configs/rpcanet/rpcanet-plus_k6b4_0.5k_synthetic-sirst-128x128.py}
 WORK_DIR=${3:-work_dirs/demo}
-BASELINE=configs/baselines/tophat_synthetic-sirst-128x128.py
+BASELINE=configs/baselines/tophat_disk5_notrain_synthetic-sirst-128x128.py
 
 "$PY" tools/train.py "$CONFIG" --work-dir "$WORK_DIR"
 CKPT=$(cat "$WORK_DIR/last_checkpoint")

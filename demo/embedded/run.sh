@@ -13,8 +13,8 @@
 set -euo pipefail
 PY=${1:-python}
 WORK_DIR=${2:-work_dirs/run_demo}
-RUN_CONFIG=${RUN_CONFIG:-configs/run/run-tiny_synthetic-cod-degraded.py}
-FPN_CONFIG=${FPN_CONFIG:-configs/sem_fpn/fpn-tiny_synthetic-cod-degraded.py}
+RUN_CONFIG=${RUN_CONFIG:-configs/run/run_tiny_1k_synthetic-cod-degraded-64x64.py}
+FPN_CONFIG=${FPN_CONFIG:-configs/sem_fpn/fpn_tiny_1.4k_synthetic-cod-degraded-64x64.py}
 DEMO_IMAGE=${DEMO_IMAGE:-demo/demo_cod_lowlight.png}
 TRAIN_OPTIONS=${TRAIN_OPTIONS:-}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}

@@ -15,9 +15,9 @@
 set -euo pipefail
 PY=${1:-python}
 WORK_DIR=${2:-work_dirs/vldun_demo}
-PRIOR_CONFIG=${PRIOR_CONFIG:-configs/vldun/vldun-tiny-prior_synthetic-phantom.py}
-VLDUN_CONFIG=${VLDUN_CONFIG:-configs/vldun/vldun-tiny_synthetic-phantom.py}
-UNET_CONFIG=${UNET_CONFIG:-configs/unet/unet-tiny_synthetic-phantom.py}
+PRIOR_CONFIG=${PRIOR_CONFIG:-configs/vldun/clip-dual-prior_tiny_0.5k_synthetic-phantom-64x64.py}
+VLDUN_CONFIG=${VLDUN_CONFIG:-configs/vldun/vldun_tiny_0.6k_synthetic-phantom-64x64.py}
+UNET_CONFIG=${UNET_CONFIG:-configs/unet/unet_tiny_0.6k_synthetic-phantom-64x64.py}
 DEMO_IMAGE=${DEMO_IMAGE:-$("$PY" -c "from pydicom.data import get_testdata_file; print(get_testdata_file('CT_small.dcm'))")}
 TRAIN_OPTIONS=${TRAIN_OPTIONS:-}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}

@@ -7,8 +7,8 @@
 set -euo pipefail
 PY=${1:-python}
 WORK_DIR=${2:-work_dirs/vlunet_demo}
-CLIP_CONFIG=configs/vlunet/clip-adapter_tiny_synthetic-degradation.py
-CONFIG=configs/vlunet/vlunet-tiny_synthetic-degradation-64x64.py
+CLIP_CONFIG=configs/vlunet/clip-adapter_tiny_12e_synthetic-degradation-64x64.py
+CONFIG=configs/vlunet/vlunet_tiny_5k_synthetic-degradation-64x64.py
 # one OpenMP thread per process keeps a 2-core machine from oversubscribing
 # when the data workers run beside the trainer
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}

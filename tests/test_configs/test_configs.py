@@ -26,7 +26,7 @@ def test_configs_found():
 # Configs whose model needs weight files that cannot be downloaded here:
 # building one must stop with an error that says which file to provide.
 NEEDS_LOCAL_WEIGHTS = {
-    'configs/nun/nun_r50-iqa_cod10k.py': 'pass its local path',
+    'configs/nun/nun-iqa_r50_160e_cod10k-352x352.py': 'pass its local path',
 }
 
 

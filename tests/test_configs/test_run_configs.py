@@ -12,13 +12,13 @@ ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 @pytest.mark.parametrize('name,params', [
     # ResNet-50 23,508,032 + RUN 43,498,671 (with its two VSS blocks)
-    ('run_r50_cod10k.py', 67_006_703),
-    ('run-tiny_synthetic-cod.py', 3_901_087),
-    ('run-tiny_synthetic-cod-degraded.py', 3_901_087),
+    ('run_r50_200e_cod10k-384x384.py', 67_006_703),
+    ('run_tiny_1.4k_synthetic-cod-64x64.py', 3_901_087),
+    ('run_tiny_1k_synthetic-cod-degraded-64x64.py', 3_901_087),
     # the encoder-decoder baseline of the tiny RUN: same encoder, FPN decoder
-    ('../sem_fpn/fpn-tiny_synthetic-cod.py', 3_738_193),
+    ('../sem_fpn/fpn_tiny_1.4k_synthetic-cod-64x64.py', 3_738_193),
     # Res2Net-50 v1b 23,669,352 + RUN 43,498,671
-    ('run_res2net50_cod10k.py', 67_168_023),
+    ('run_res2net50_200e_cod10k-384x384.py', 67_168_023),
 ])
 def test_run_configs_build_with_the_documented_size(name, params):
     register_all_modules()
@@ -30,7 +30,7 @@ def test_run_configs_build_with_the_documented_size(name, params):
 
 def test_official_recipe_settings():
     cfg = Config.fromfile(osp.join(ROOT, 'configs', 'run',
-                                   'run_r50_cod10k.py'))
+                                   'run_r50_200e_cod10k-384x384.py'))
     assert cfg.optim_wrapper.optimizer == dict(
         type='Adam', lr=1e-4, betas=(0.9, 0.999))
     assert cfg.train_dataloader.batch_size == 3
@@ -43,18 +43,18 @@ def test_official_recipe_settings():
 
 
 @pytest.mark.parametrize('name', [
-    'nun-tiny_synthetic-cod.py', 'nun-tiny-wo-csc_synthetic-cod.py',
-    'nun-tiny-implicit_synthetic-cod.py', 'nun-tiny-last_synthetic-cod.py',
-    'nun-tiny-paperloss_synthetic-cod.py',
-    'nun-tiny-paperloss-ual_synthetic-cod.py', 'nun-tiny-rec1_synthetic-cod.py',
-    'nun-tiny-psnrloss_synthetic-cod.py',
-    'nun-tiny-input-aware_synthetic-cod.py'
+    'nun_tiny_1k_synthetic-cod-degraded-64x64.py', 'nun-wo-csc_tiny_1k_synthetic-cod-degraded-64x64.py',
+    'nun-implicit_tiny_1k_synthetic-cod-degraded-64x64.py', 'nun-last_tiny_1k_synthetic-cod-degraded-64x64.py',
+    'nun-paperloss_tiny_1k_synthetic-cod-degraded-64x64.py',
+    'nun-paperloss-ual_tiny_1k_synthetic-cod-degraded-64x64.py', 'nun-rec1_tiny_1k_synthetic-cod-degraded-64x64.py',
+    'nun-psnrloss_tiny_1k_synthetic-cod-degraded-64x64.py',
+    'nun-input-aware_tiny_1k_synthetic-cod-degraded-64x64.py'
 ])
 def test_nun_tiny_configs_train_with_the_run_tiny_degraded_recipe(name):
     """NUN's central claim compares NUN-tiny with RUN-tiny on the same data,
     schedule and test splits; a schedule change in one must reach both."""
     run = Config.fromfile(
-        osp.join(ROOT, 'configs', 'run', 'run-tiny_synthetic-cod-degraded.py'))
+        osp.join(ROOT, 'configs', 'run', 'run_tiny_1k_synthetic-cod-degraded-64x64.py'))
     nun = Config.fromfile(osp.join(ROOT, 'configs', 'nun', name))
     for key in ('train_cfg', 'param_scheduler', 'optim_wrapper',
                 'custom_hooks', 'randomness', 'test_dataloader'):

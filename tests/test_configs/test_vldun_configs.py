@@ -14,27 +14,24 @@ from dunseg.utils import register_all_modules
 
 from ..conftest import REPO_ROOT
 
-VLDUN_TINY = 'configs/vldun/vldun-tiny_synthetic-phantom.py'
-WO_FD = 'configs/vldun/vldun-tiny_synthetic-phantom_wo-fd.py'
-WO_CLIP = 'configs/vldun/vldun-tiny_synthetic-phantom_wo-clip.py'
-WO_SEGHEAD = 'configs/vldun/vldun-tiny_synthetic-phantom_wo-seghead.py'
-WO_RECHEAD = 'configs/vldun/vldun-tiny_synthetic-phantom_wo-rechead.py'
+VLDUN_TINY = 'configs/vldun/vldun_tiny_0.6k_synthetic-phantom-64x64.py'
+WO_FD = 'configs/vldun/vldun-wo-fd_tiny_0.6k_synthetic-phantom-64x64.py'
+WO_CLIP = 'configs/vldun/vldun-wo-clip_tiny_0.6k_synthetic-phantom-64x64.py'
+WO_SEGHEAD = 'configs/vldun/vldun-wo-seghead_tiny_0.6k_synthetic-phantom-64x64.py'
+WO_RECHEAD = 'configs/vldun/vldun-wo-rechead_tiny_0.6k_synthetic-phantom-64x64.py'
 KNOWN_OPERATOR = ('configs/vldun/'
-                  'vldun-tiny_synthetic-phantom_known-operator.py')
+                  'vldun-known-op_tiny_0.6k_synthetic-phantom-64x64.py')
 KNOWN_OPERATOR_WO_SEGHEAD = (
-    'configs/vldun/vldun-tiny_synthetic-phantom_known-operator_wo-seghead.py')
+    'configs/vldun/vldun-known-op-wo-seghead_tiny_0.6k_synthetic-phantom-64x64.py')
 KNOWN_OPERATOR_SEQUENTIAL = (
-    'configs/vldun/vldun-tiny_synthetic-phantom_known-operator_'
-    'restore-then-segment-unet16.py')
+    'configs/vldun/vldun-known-op-restore-then-segment-unet16_tiny_0.6k_synthetic-phantom-64x64.py')
 KNOWN_OPERATOR_SEQUENTIAL_UNET4 = (
-    'configs/vldun/vldun-tiny_synthetic-phantom_known-operator_'
-    'restore-then-segment.py')
-UNET = 'configs/unet/unet-tiny_synthetic-phantom.py'
+    'configs/vldun/vldun-known-op-restore-then-segment_tiny_0.6k_synthetic-phantom-64x64.py')
+UNET = 'configs/unet/unet_tiny_0.6k_synthetic-phantom-64x64.py'
 SEQUENTIAL = ('configs/vldun/'
-              'vldun-tiny_synthetic-phantom_restore-then-segment.py')
+              'vldun-restore-then-segment_tiny_0.6k_synthetic-phantom-64x64.py')
 SEQUENTIAL_UNET16 = ('configs/vldun/'
-                     'vldun-tiny_synthetic-phantom_restore-then-segment-'
-                     'unet16.py')
+                     'vldun-restore-then-segment-unet16_tiny_0.6k_synthetic-phantom-64x64.py')
 CONFIGS = [
     VLDUN_TINY, WO_FD, WO_CLIP, WO_SEGHEAD, WO_RECHEAD, KNOWN_OPERATOR,
     KNOWN_OPERATOR_WO_SEGHEAD, UNET, SEQUENTIAL, SEQUENTIAL_UNET16,
@@ -225,7 +222,7 @@ def test_one_training_and_test_step_on_tiny_slices(config,
     assert ('PSNR' in scores) == (config != UNET)
 
 
-UNET_FULLY_SAMPLED = 'configs/unet/unet-tiny_synthetic-phantom-fullysampled.py'
+UNET_FULLY_SAMPLED = 'configs/unet/unet_tiny_0.6k_synthetic-phantom-fullysampled-64x64.py'
 
 
 def test_fully_sampled_upper_bound_differs_from_the_unet_only_in_its_input():

@@ -113,7 +113,7 @@ def test_missing_folder_names_path_source_and_synthetic(tmp_path):
     assert str(tmp_path / 'TestDataset' / 'COD10K') in msg
     assert 'Imgs/' in msg and 'GT/' in msg
     assert 'github.com/DengPingFan/SINet' in msg
-    assert 'run-tiny_synthetic-cod.py' in msg and 'SyntheticCOD' in msg
+    assert 'run_tiny_1.4k_synthetic-cod-64x64.py' in msg and 'SyntheticCOD' in msg
 
     os.makedirs(tmp_path / 'NC4K' / 'Imgs')
     with pytest.raises(FileNotFoundError, match=r'mask folder not found.*GT'):
@@ -342,10 +342,10 @@ def test_degraded_test_sets_one_dataset_per_set_and_level(run_tree):
 
 
 @pytest.mark.parametrize('kind,config', [
-    ('lowlight', 'configs/nun/nun_r50_cod10k-lowlight.py'),
-    ('haze', 'configs/nun/nun_r50_cod10k-haze.py'),
-    ('lowres', 'configs/nun/nun_r50_cod10k-lowres.py'),
-    ('combined', 'configs/nun/nun_r50_cod10k-combined.py'),
+    ('lowlight', 'configs/nun/nun_r50_160e_cod10k-lowlight-352x352.py'),
+    ('haze', 'configs/nun/nun_r50_160e_cod10k-haze-352x352.py'),
+    ('lowres', 'configs/nun/nun_r50_160e_cod10k-lowres-352x352.py'),
+    ('combined', 'configs/nun/nun_r50_160e_cod10k-combined-352x352.py'),
 ])
 def test_degraded_nun_configs_degrade_train_and_test_alike(kind, config):
     import os.path as osp

@@ -19,7 +19,7 @@ def test_user_stage_loaded_through_custom_imports_trains(tmp_path):
         text = f.read()
     # same example, on the tiny base schedule
     text = text.replace(
-        "'../../configs/rpcanet/rpcanet-plus_k6b4_synthetic-sirst-128x128.py'",
+        "'../../configs/rpcanet/rpcanet-plus_k6b4_0.5k_synthetic-sirst-128x128.py'",
         repr(base))
     config.write_text(text)
     env = dict(os.environ, PYTHONPATH=f'{REPO_ROOT}{os.pathsep}{EXAMPLES}',

@@ -8,7 +8,7 @@ from ..conftest import REPO_ROOT, format_tiny_config
 from .test_nun_end_to_end import TINY_NUN
 
 TINY_DACLIP = """
-_base_ = ['{root}/configs/daclip/daclip-tiny_synthetic-degradation.py']
+_base_ = ['{root}/configs/daclip/daclip_tiny_6e_synthetic-degradation-64x64.py']
 img_size = 32
 {tiny_clip}
 model = dict(prior=dict(clip_model=tiny_clip, input_size=img_size))

@@ -9,12 +9,12 @@ from ..conftest import REPO_ROOT, format_tiny_config
 from .test_run_end_to_end import TINY_RUN
 
 TINY_RUN_DEGRADED = TINY_RUN.replace(
-    'configs/run/run-tiny_synthetic-cod.py',
-    'configs/run/run-tiny_synthetic-cod-degraded.py') + """
+    'configs/run/run_tiny_1.4k_synthetic-cod-64x64.py',
+    'configs/run/run_tiny_1k_synthetic-cod-degraded-64x64.py') + """
 custom_hooks = [dict(type='CleanWarmupHook', clean_iters=1)]
 """
 TINY_FPN = """
-_base_ = ['{root}/configs/sem_fpn/fpn-tiny_synthetic-cod-degraded.py']
+_base_ = ['{root}/configs/sem_fpn/fpn_tiny_1.4k_synthetic-cod-degraded-64x64.py']
 model = dict(encoder=dict(base_channels=8), backbone=dict(channels=16),
              uncertainty_loss=dict(ramp_iters=2))
 {tiny_cod_data}

@@ -9,7 +9,7 @@ from ..conftest import REPO_ROOT, format_tiny_config
 from .test_vldun_end_to_end import TINY_VLDUN
 
 TINY_PRIOR = """
-_base_ = ['{root}/configs/vldun/vldun-tiny-prior_synthetic-phantom.py']
+_base_ = ['{root}/configs/vldun/clip-dual-prior_tiny_0.5k_synthetic-phantom-64x64.py']
 img_size = 32
 {tiny_clip}
 model = dict(
@@ -25,7 +25,7 @@ train_cfg = dict(max_iters=2)
 default_hooks = dict(checkpoint=dict(interval=2))
 """
 TINY_UNET = """
-_base_ = ['{root}/configs/unet/unet-tiny_synthetic-phantom.py']
+_base_ = ['{root}/configs/unet/unet_tiny_0.6k_synthetic-phantom-64x64.py']
 img_size = 32
 model = dict(backbone=dict(base_channels=4), seg_head=dict(channels=8))
 train_dataloader = dict(

@@ -10,7 +10,7 @@ from ..conftest import format_tiny_config
 from .test_train_test_demo import latest_metrics, run
 
 TINY_NUN = """
-_base_ = ['{root}/configs/nun/nun-tiny_synthetic-cod.py']
+_base_ = ['{root}/configs/nun/nun_tiny_1k_synthetic-cod-degraded-64x64.py']
 {tiny_clip}
 model = dict(
     encoder=dict(base_channels=8),
@@ -66,14 +66,14 @@ def test_nun_demo_draws_mask_restoration_and_iterates(trained_nun, tmp_path):
 
 
 def test_first_command_without_cod10k_names_the_layout(tmp_path):
-    proc = run('tools/train.py', 'configs/nun/nun_r50_cod10k.py',
+    proc = run('tools/train.py', 'configs/nun/nun_r50_160e_cod10k-352x352.py',
                '--work-dir', str(tmp_path / 'w'), '--cfg-options',
                f'train_dataloader.dataset.data_root={tmp_path}/TrainDataset',
                check=False)
     assert proc.returncode != 0
     assert f'{tmp_path}/TrainDataset' in proc.stderr
     assert 'Imgs/' in proc.stderr and 'SINet-V2' in proc.stderr
-    assert 'configs/nun/nun-tiny_synthetic-cod.py' in proc.stderr
+    assert 'configs/nun/nun_tiny_1k_synthetic-cod-degraded-64x64.py' in proc.stderr
     assert 'Traceback' not in proc.stderr
 
 

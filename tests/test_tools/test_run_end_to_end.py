@@ -19,7 +19,7 @@ from ..conftest import REPO_ROOT, format_tiny_config
 from .test_train_test_demo import latest_metrics, run
 
 TINY_RUN = """
-_base_ = ['{root}/configs/run/run-tiny_synthetic-cod.py']
+_base_ = ['{root}/configs/run/run_tiny_1.4k_synthetic-cod-64x64.py']
 model = dict(
     encoder=dict(base_channels=8),
     backbone=dict(channels=16, sparsity_channels=8,

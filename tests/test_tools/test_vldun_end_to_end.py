@@ -20,7 +20,7 @@ from .test_distributed import run as dist_run
 from .test_train_test_demo import latest_metrics, run
 
 TINY_VLDUN = """
-_base_ = ['{root}/configs/vldun/vldun-tiny_synthetic-phantom.py']
+_base_ = ['{root}/configs/vldun/vldun_tiny_0.6k_synthetic-phantom-64x64.py']
 img_size = 32
 {tiny_clip}
 model = dict(

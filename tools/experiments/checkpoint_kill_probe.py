@@ -42,7 +42,7 @@ KILL_POINTS = ('mid-write', 'before-rename', 'after-rename', 'pointer',
 MAX_ITERS = 8
 
 CONFIG = f"""
-_base_ = ['{REPO_ROOT}/configs/rpcanet/rpcanet-plus_k6b4_synthetic-sirst-128x128.py']
+_base_ = ['{REPO_ROOT}/configs/rpcanet/rpcanet-plus_k6b4_0.5k_synthetic-sirst-128x128.py']
 model = dict(backbone=dict(num_stages=2))
 train_dataloader = dict(
     batch_size=2, num_workers=0, persistent_workers=False,

@@ -27,9 +27,9 @@ import torch  # noqa: E402
 
 DEFAULT_REFERENCE = osp.join(
     REPO_ROOT, 'configs', 'vlunet',
-    'vlunet-tiny_synthetic-degradation-64x64.py')
+    'vlunet_tiny_5k_synthetic-degradation-64x64.py')
 TINY_DACLIP = osp.join(REPO_ROOT, 'configs', 'daclip',
-                       'daclip-tiny_synthetic-degradation.py')
+                       'daclip_tiny_6e_synthetic-degradation-64x64.py')
 
 
 def median_ms(fn, repeat: int, warmup: int = 2) -> float:

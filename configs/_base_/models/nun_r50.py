@@ -11,7 +11,7 @@
 #   model.prior.daclip_pretrained      daclip_ViT-B-32.pt (the official file
 #                                      or tools/model_converters/daclip2dunseg.py)
 # Selector: the paper scores iterates with TOPIQ + Q-Align + MUSIQ (pyiqa,
-# weights by hand: configs/nun/nun_r50-iqa_cod10k.py). This base uses
+# weights by hand: configs/nun/nun-iqa_r50_160e_cod10k-352x352.py). This base uses
 # dunseg's offline no-reference quality net, which ships with the package.
 model = dict(
     type='NUNSegmentor',

@@ -7,7 +7,7 @@
 # CLIP: open_clip ViT-B-32 (the VLU-Net group's choice). No weights are
 # downloaded: set `model.prior.pretrained` to a local open_clip ViT-B-32
 # file (e.g. laion2b_s34b_b79k) before fine-tuning it with
-# configs/vldun/clip-dual-prior_vit-b-32_medical4.py; None = random init.
+# configs/vldun/clip-dual-prior_vit-b-32_10e_medical4-256x256.py; None = random init.
 clip_pretrained = None
 model = dict(
     type='JointRestorerSegmentor',

@@ -102,13 +102,13 @@ def test_configs_build():
     root = osp.dirname(osp.dirname(osp.dirname(osp.dirname(
         osp.abspath(__file__)))))
     cfg = Config.fromfile(osp.join(
-        root, 'configs/vlunet/clip-adapter_tiny_synthetic-degradation.py'))
+        root, 'configs/vlunet/clip-adapter_tiny_12e_synthetic-degradation-64x64.py'))
     model = MODELS.build(cfg.model)
     assert model.classes == tuple(cfg.degradation_classes)
     assert cfg.val_evaluator.type == 'DegradationRecognitionMetric'
     assert model(torch.rand(2, 3, 64, 64), mode='tensor').shape == (2, 7)
     official = Config.fromfile(osp.join(
-        root, 'configs/vlunet/clip-adapter_vit-b-32_5task.py'))
+        root, 'configs/vlunet/clip-adapter_vit-b-32_100e_allinone-5task-128x128.py'))
     assert official.model.prior.clip_model == 'ViT-B-32'
     assert official.model.prior.adapter_act == 'leaky_relu'
     assert official.optim_wrapper.optimizer.lr == 1e-5
@@ -117,7 +117,7 @@ def test_configs_build():
     # the embedded restorer loads this tuning's checkpoint into its prior:
     # the two configs must describe the same CLIP, adapters and classes
     restorer = Config.fromfile(osp.join(
-        root, 'configs/vlunet/vlunet-tiny_synthetic-degradation-64x64.py'))
+        root, 'configs/vlunet/vlunet_tiny_5k_synthetic-degradation-64x64.py'))
     for key in ('clip_model', 'adapter_act', 'input_size'):
         assert restorer.model.prior[key] == cfg.model.prior[key], key
     assert tuple(restorer.restoration_classes) == tuple(

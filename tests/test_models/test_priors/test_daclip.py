@@ -279,8 +279,8 @@ def test_official_manifest_converts_and_loads_strictly():
 
 
 @pytest.mark.parametrize('config', [
-    'daclip-tiny_synthetic-degradation.py',
-    'daclip-tiny-clean-lowres_synthetic-degradation.py'
+    'daclip_tiny_6e_synthetic-degradation-64x64.py',
+    'daclip-clean-lowres_tiny_6e_synthetic-degradation-64x64.py'
 ])
 def test_tiny_config_trains_on_embedded_degradations(config):
     """configs/daclip builds, the packed samples carry the source name the

@@ -140,7 +140,7 @@ def test_nun_r50_macs_at_352_match_the_paper():
     from ...conftest import REPO_ROOT
     register_all_modules()
     cfg = Config.fromfile(
-        osp.join(REPO_ROOT, 'configs/nun/nun_r50_cod10k.py'))
+        osp.join(REPO_ROOT, 'configs/nun/nun_r50_160e_cod10k-352x352.py'))
     cfg.model.prior = None
     cfg.model.backbone.inner_cfg.prior_dim = None  # same MACs, no CLIP
     model = MODELS.build(cfg.model)

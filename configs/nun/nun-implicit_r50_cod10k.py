@@ -1,4 +1,0 @@
-# NUN-R50 with the "implicit" degradation prior (paper Tab. 12): DeRUN's
-# {sigma, mu} are learned directly instead of from DA-CLIP, so no VLM runs.
-_base_ = ['./nun_r50_cod10k.py']
-model = dict(prior=None, backbone=dict(inner_cfg=dict(prior_dim=None)))

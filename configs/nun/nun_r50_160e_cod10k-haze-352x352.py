@@ -1,0 +1,7 @@
+# NUN-R50 on COD under haze (atmospheric scattering with a depth-like
+# transmission map): nun_r50_160e_cod10k-lowlight-352x352.py with the degradation kind
+# changed (same levels, test sets, seeds and metrics).
+_base_ = ['./nun_r50_160e_cod10k-lowlight-352x352.py']
+train_dataloader = dict(dataset=dict(degradation=dict(kind='haze')))
+test_dataloader = dict(dataset=dict(kind='haze'))
+val_dataloader = test_dataloader

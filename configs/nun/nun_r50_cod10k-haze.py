@@ -1,7 +1,0 @@
-# NUN-R50 on COD under haze (atmospheric scattering with a depth-like
-# transmission map): nun_r50_cod10k-lowlight.py with the degradation kind
-# changed (same levels, test sets, seeds and metrics).
-_base_ = ['./nun_r50_cod10k-lowlight.py']
-train_dataloader = dict(dataset=dict(degradation=dict(kind='haze')))
-test_dataloader = dict(dataset=dict(kind='haze'))
-val_dataloader = test_dataloader

@@ -1,7 +1,0 @@
-# NUN-R50 on COD under low resolution (Real-ESRGAN's practical second-order
-# degradation): nun_r50_cod10k-lowlight.py with the degradation kind changed
-# (same levels, test sets, seeds and metrics).
-_base_ = ['./nun_r50_cod10k-lowlight.py']
-train_dataloader = dict(dataset=dict(degradation=dict(kind='lowres')))
-test_dataloader = dict(dataset=dict(kind='lowres'))
-val_dataloader = test_dataloader
