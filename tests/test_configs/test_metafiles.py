@@ -1,5 +1,6 @@
 """The model zoo's index: model-index.yml and every configs/*/metafile.yml
 (OpenMMLab's schema) agree with the configs and READMEs on disk."""
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -83,3 +84,18 @@ def test_every_config_listed_exactly_once():
 def test_model_names_unique():
     names = Counter(model['Name'] for model in _all_models())
     assert not [name for name, n in names.items() if n > 1]
+
+
+#: {algorithm}[-variant]_{backbone}_{schedule}_{dataset}-{crop}.py
+CONFIG_NAME = re.compile(
+    r'^[a-z0-9-]+_[a-z0-9.-]+_[a-z0-9.]+_[a-z0-9-]+-[0-9]+x[0-9]+\.py$')
+
+
+def test_every_config_follows_the_naming_pattern():
+    wrong = [str(path.relative_to(ROOT))
+             for path in (ROOT / 'configs').rglob('*.py')
+             if '_base_' not in path.parts
+             and not CONFIG_NAME.match(path.name)]
+    assert not wrong, (
+        'config names read {algorithm}[-variant]_{backbone}_{schedule}_'
+        f'{{dataset}}-{{crop}}.py (docs/config.md): {wrong}')
