@@ -176,6 +176,7 @@ def tiny_batch(dataset_cfg, n=2, size=32):
     return default_collate([dataset[i] for i in range(n)])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('config', CONFIGS)
 def test_one_training_and_test_step_on_tiny_slices(config,
                                                    step1_checkpoint):

@@ -447,6 +447,7 @@ def test_demo_slices_are_written_and_shipped(tmp_path, kind, size):
         np.testing.assert_array_equal(shipped, written)
 
 
+@pytest.mark.slow
 def test_joint_four_dataset_config_reaches_the_metric(tmp_path):
     """configs/_base_/datasets/vldun_medical4.py on tiny trees of the four
     datasets: ConcatDataset (classes differ) -> collate -> the metric

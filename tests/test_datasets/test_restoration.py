@@ -181,6 +181,7 @@ def test_missing_data_errors_name_the_path(tree, tmp_path):
 
 @pytest.mark.parametrize('name,num_sets', [('allinone_5task', 10),
                                            ('allinone_3task', 8)])
+@pytest.mark.slow
 def test_allinone_configs_on_fixture_tree(tree, name, num_sets):
     from mmengine.config import Config
     from mmengine.registry import DefaultScope

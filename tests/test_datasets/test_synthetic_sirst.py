@@ -238,6 +238,7 @@ def _load_tool():
     return module
 
 
+@pytest.mark.slow
 def test_make_synthetic_sirst_tool(tmp_path, capsys):
     tool = _load_tool()
     out_dir = str(tmp_path / 'synthetic-sirst')

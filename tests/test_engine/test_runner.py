@@ -59,6 +59,7 @@ def _run(config_path, work_dir, resume=False, custom_hooks=None,
     return runner
 
 
+@pytest.mark.slow
 def test_killed_and_resumed_run_matches_uninterrupted(tmp_path):
     config = write_tiny_config(tmp_path, max_iters=6, val_interval=100,
                                ckpt_interval=3)
@@ -223,6 +224,7 @@ def test_schedule_follows_an_overridden_loop_length(tmp_path):
         RUNNERS.build(cfg).train()
 
 
+@pytest.mark.slow
 def test_strict_load_from_and_explicit_partial_load(tmp_path):
     from dunseg.engine import CheckpointMismatchError
     config = write_tiny_config(tmp_path, max_iters=2, val_interval=100,

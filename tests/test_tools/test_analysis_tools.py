@@ -94,6 +94,7 @@ def test_module_complexity_restores_mode_and_running_stats():
     ('rpcanet.py', 44.6e9, 679_896),
     ('rpcanet_plus.py', 13.9e9, 215_916),
 ])
+@pytest.mark.slow
 def test_count_macs_matches_published_figures(config, official_macs, params):
     model = build_from_config(
         osp.join(REPO_ROOT, 'configs', '_base_', 'models', config))
@@ -160,6 +161,7 @@ def test_benchmark_config_and_matmul_reference(tiny_config):
             result['gflops_best'] / report['matmul']['gflops_best'])
 
 
+@pytest.mark.slow
 def test_benchmark_tool_in_fresh_processes(tiny_config, tmp_path, capsys):
     # One isolated (spawned) measurement: the default, used for peak memory.
     benchmark = load_tool('benchmark')
@@ -363,6 +365,7 @@ def untrained_nun(tmp_path):
     return config, checkpoint, model
 
 
+@pytest.mark.slow
 def test_iterate_fidelity_of_an_identity_derun(untrained_nun, tmp_path):
     config, checkpoint, _ = untrained_nun
     tool = load_tool('nun_iterate_fidelity', 'experiments')
@@ -394,6 +397,7 @@ def test_iterate_fidelity_of_an_identity_derun(untrained_nun, tmp_path):
         haze['input'])
 
 
+@pytest.mark.slow
 def test_iterate_fidelity_drop_cues_removes_x2(untrained_nun, tmp_path):
     config, _, model = untrained_nun
     # X2 now adds a constant to every iterate
@@ -446,6 +450,7 @@ def test_colour_fit_removes_gain_and_offset_only():
                                .expand_as(clean))
 
 
+@pytest.mark.slow
 def test_iterate_fidelity_colour_fit_discounts_a_colour_shift(
         untrained_nun, tmp_path):
     config, _, model = untrained_nun

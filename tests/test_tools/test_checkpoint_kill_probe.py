@@ -1,10 +1,14 @@
 """A short run of tools/experiments/checkpoint_kill_probe.py: real
 SIGKILLs during a periodic and a best-checkpoint save (the full probe, 10+
 kills per target, is in docs/benchmarks.md)."""
+import pytest
 import importlib.util
 import os.path as osp
 
 from ..conftest import REPO_ROOT
+
+# end-to-end runs of the tools in subprocesses: the slow tier (make test-all)
+pytestmark = pytest.mark.slow
 
 spec = importlib.util.spec_from_file_location(
     'checkpoint_kill_probe',

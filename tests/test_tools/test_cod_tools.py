@@ -117,6 +117,7 @@ def test_make_degraded_cod_writes_readable_deterministic_sets(tmp_path):
                    str(tmp_path / 'x')])
 
 
+@pytest.mark.slow
 def test_cod_baselines_find_salient_objects_but_not_synthetic_cod(tmp_path):
     """The training-free baselines work (a red square on a grey background
     is found), so their low scores on SyntheticCOD measure the data."""

@@ -1,4 +1,5 @@
 """The worked example of docs/add_component.md: a user stage via custom_imports."""
+import pytest
 import glob
 import json
 import os
@@ -7,6 +8,9 @@ import subprocess
 import sys
 
 from ..conftest import REPO_ROOT, write_tiny_config
+
+# end-to-end runs of the tools in subprocesses: the slow tier (make test-all)
+pytestmark = pytest.mark.slow
 
 EXAMPLES = osp.join(REPO_ROOT, 'docs', 'examples')
 

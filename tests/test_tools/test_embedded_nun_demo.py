@@ -1,11 +1,15 @@
 """`make demo`: the NUN embedded pipeline (demo/embedded/nun.sh),
 run end to end with tiny configs."""
+import pytest
 import os
 import os.path as osp
 import subprocess
 
 from ..conftest import REPO_ROOT, format_tiny_config
 from .test_nun_end_to_end import TINY_NUN
+
+# end-to-end runs of the tools in subprocesses: the slow tier (make test-all)
+pytestmark = pytest.mark.slow
 
 TINY_DACLIP = """
 _base_ = ['{root}/configs/daclip/daclip_tiny_6e_synthetic-degradation-64x64.py']

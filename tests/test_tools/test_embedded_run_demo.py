@@ -1,5 +1,6 @@
 """`make demo-run`: RUN-tiny against the FPN encoder-decoder of its size
 (demo/embedded/run.sh), run end to end with tiny configs."""
+import pytest
 import os
 import os.path as osp
 import subprocess
@@ -7,6 +8,9 @@ import sys
 
 from ..conftest import REPO_ROOT, format_tiny_config
 from .test_run_end_to_end import TINY_RUN
+
+# end-to-end runs of the tools in subprocesses: the slow tier (make test-all)
+pytestmark = pytest.mark.slow
 
 TINY_RUN_DEGRADED = TINY_RUN.replace(
     'configs/run/run_tiny_1.4k_synthetic-cod-64x64.py',

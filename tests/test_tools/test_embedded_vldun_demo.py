@@ -1,5 +1,6 @@
 """`make demo-vldun`: the tiny CLIP dual prior, VL-DUN-tiny with it and the
 U-Net baseline (demo/embedded/vldun.sh), run end to end with tiny configs."""
+import pytest
 import os
 import os.path as osp
 import subprocess
@@ -7,6 +8,9 @@ import sys
 
 from ..conftest import REPO_ROOT, format_tiny_config
 from .test_vldun_end_to_end import TINY_VLDUN
+
+# end-to-end runs of the tools in subprocesses: the slow tier (make test-all)
+pytestmark = pytest.mark.slow
 
 TINY_PRIOR = """
 _base_ = ['{root}/configs/vldun/clip-dual-prior_tiny_0.5k_synthetic-phantom-64x64.py']

@@ -9,6 +9,9 @@ import pytest
 from ..conftest import format_tiny_config
 from .test_train_test_demo import latest_metrics, run
 
+# end-to-end runs of the tools in subprocesses: the slow tier (make test-all)
+pytestmark = pytest.mark.slow
+
 TINY_NUN = """
 _base_ = ['{root}/configs/nun/nun_tiny_1k_synthetic-cod-degraded-64x64.py']
 {tiny_clip}

@@ -28,6 +28,7 @@ def test_publish_strips_and_requires_trust_for_pickles(tmp_path):
     assert clean['meta'] == dict(epoch=3, published_from='foreign.pth')
 
 
+@pytest.mark.slow
 def test_browse_dataset_draws_samples(tmp_path):
     config = write_tiny_config(tmp_path)
     out = tmp_path / 'browse'

@@ -18,6 +18,9 @@ import pytest
 from ..conftest import REPO_ROOT, format_tiny_config
 from .test_train_test_demo import latest_metrics, run
 
+# end-to-end runs of the tools in subprocesses: the slow tier (make test-all)
+pytestmark = pytest.mark.slow
+
 TINY_RUN = """
 _base_ = ['{root}/configs/run/run_tiny_1.4k_synthetic-cod-64x64.py']
 model = dict(

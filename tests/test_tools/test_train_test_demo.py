@@ -11,6 +11,9 @@ import pytest
 
 from ..conftest import REPO_ROOT, write_tiny_config
 
+# end-to-end runs of the tools in subprocesses: the slow tier (make test-all)
+pytestmark = pytest.mark.slow
+
 ENV = dict(os.environ, PYTHONPATH=REPO_ROOT, HF_HUB_OFFLINE='1',
            OMP_NUM_THREADS='1')
 

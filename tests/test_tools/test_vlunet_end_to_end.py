@@ -13,6 +13,9 @@ from ..conftest import REPO_ROOT, format_tiny_config
 from .test_distributed import run as dist_run
 from .test_train_test_demo import latest_metrics, run
 
+# end-to-end runs of the tools in subprocesses: the slow tier (make test-all)
+pytestmark = pytest.mark.slow
+
 TINY_VLUNET = """
 _base_ = ['{root}/configs/vlunet/vlunet_tiny_5k_synthetic-degradation-64x64.py']
 img_size = 32

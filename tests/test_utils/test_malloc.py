@@ -28,6 +28,7 @@ def _minor_faults(apply: bool) -> int:
     return int(out.stdout.strip())
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not GLIBC, reason='mallopt tuning is glibc-specific')
 def test_keep_heap_reuses_large_blocks_instead_of_faulting_them_in():
     # 20 x 64 MiB = 327,680 pages when every block is a fresh mmap

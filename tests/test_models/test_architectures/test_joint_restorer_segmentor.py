@@ -39,6 +39,7 @@ def phantom_batch(n=2, size=32):
     return default_collate([dataset[i] for i in range(n)])
 
 
+@pytest.mark.slow
 def test_loss_terms_and_backward_through_prior_and_unfolding():
     torch.manual_seed(0)
     model = tiny_model(train_prior=True)
@@ -69,6 +70,7 @@ def test_predict_fields_and_stage_images():
     assert sample.metainfo['pred_degradation'] in ('radial', 'cartesian')
 
 
+@pytest.mark.slow
 def test_ablation_variants():
     torch.manual_seed(0)
     batch = phantom_batch()
@@ -92,6 +94,7 @@ def test_ablation_variants():
         physical(data['inputs'], mode='tensor')
 
 
+@pytest.mark.slow
 def test_per_dataset_label_spaces_for_joint_training():
     """Datasets whose labels mean different things share one Seg. Head over
     the union of their classes; predictions come back in local labels."""
@@ -154,6 +157,7 @@ def test_prior_checkpoint_of_the_fine_tuning_loads_into_the_joint_model(
                    ).init_weights()
 
 
+@pytest.mark.slow
 def test_stage_readouts_learn_without_changing_the_network_gradients():
     """Readouts built for the stage images (return_stages) train on detached
     features: every parameter gets a gradient (DDP), the network's are

@@ -47,6 +47,7 @@ def _batch(degraded=(True, True), size=32):
     return inputs, samples
 
 
+@pytest.mark.slow
 def test_loss_terms_weights_and_gradients():
     model = _model()
     inputs, samples = _batch()
@@ -99,6 +100,7 @@ def test_predict_outputs_and_stage_grid():
 
 @pytest.mark.parametrize('schedule,calls', [('stage1', 1),
                                             ('every_iteration', 5)])
+@pytest.mark.slow
 def test_daclip_prior_schedules(schedule, calls):
     prior = dict(type='DACLIPPrior', clip_model=TINY_CLIP, input_size=32,
                  prompts=())
@@ -118,6 +120,7 @@ def test_settings_are_checked():
         _model(stage_loss_weights=(1.0, ))
 
 
+@pytest.mark.slow
 def test_channels_last_gives_same_losses_and_masks():
     reference = _model(selector=None)
     fast = _model(selector=None, channels_last=True)

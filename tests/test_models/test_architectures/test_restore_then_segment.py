@@ -124,6 +124,7 @@ def test_restorer_is_loaded_and_stays_frozen(trained_restorer):
         assert torch.equal(value, before[key]), key
 
 
+@pytest.mark.slow
 def test_predictions_hold_restoration_and_segmentation(trained_restorer):
     restorer, path = trained_restorer
     model = pipeline(path).eval()

@@ -59,6 +59,7 @@ def test_loss_trains_backbone_not_frozen_clip():
     assert not any(p.requires_grad for p in model.prior.parameters())
 
 
+@pytest.mark.slow
 def test_a_few_steps_reduce_the_l1_loss():
     model = tiny_restorer()
     model.train()
@@ -75,6 +76,7 @@ def test_a_few_steps_reduce_the_l1_loss():
     assert values[-1] < 0.8 * values[0]
 
 
+@pytest.mark.slow
 def test_predict_pads_odd_sizes_and_names_the_degradation():
     model = tiny_restorer()
     inputs, samples = batch(n=2, size=(30, 27))
@@ -91,6 +93,7 @@ def test_predict_pads_odd_sizes_and_names_the_degradation():
     assert model(inputs[..., :24, :24], mode='tensor').shape == (2, 3, 24, 24)
 
 
+@pytest.mark.slow
 def test_stage_outputs_as_feature_energy_or_readout_images():
     model = tiny_restorer(return_stages=True)
     inputs, samples = batch(n=1, size=(32, 32))

@@ -55,6 +55,7 @@ def test_loss_predict_tensor_modes():
     assert 'stage_states' not in samples[0]
 
 
+@pytest.mark.slow
 def test_train_step_decreases_loss():
     torch.manual_seed(0)
     model = build()

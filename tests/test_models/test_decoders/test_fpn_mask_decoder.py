@@ -15,6 +15,7 @@ def _encdec(**decoder):
         stage_loss_weights=(1, ), edge_loss=None))
 
 
+@pytest.mark.slow
 def test_one_mask_at_the_input_size_from_every_level():
     model = _encdec()
     image = torch.rand(2, 3, 48, 40)
@@ -27,6 +28,7 @@ def test_one_mask_at_the_input_size_from_every_level():
         assert lateral[0].weight.grad.abs().sum() > 0
 
 
+@pytest.mark.slow
 def test_trains_to_a_fixed_batch_with_the_cod_losses():
     from mmengine.structures import PixelData
     from dunseg.structures import DunSegDataSample

@@ -47,6 +47,7 @@ def test_missing_mmagic_names_install_commands(monkeypatch):
     assert 'pip install -r requirements/mmagic.txt' in message
 
 
+@pytest.mark.slow
 def test_dunseg_models_import_without_mmagic():
     code = ("import sys; sys.modules['mmagic'] = None; "
             'import dunseg.models; '

@@ -204,6 +204,7 @@ def test_converter_maps_official_keys_and_checks_the_alias():
         convert_daclip_state_dict(official, shared_visual='ignore')
 
 
+@pytest.mark.slow
 def test_cli_and_daclip_pretrained(tmp_path):
     torch.manual_seed(0)
     source = DACLIPPrior(TINY, prompts=())

@@ -173,6 +173,7 @@ def test_learned_selector_weights_must_exist(tmp_path):
         LearnedQualitySelector(str(tmp_path / 'none.pth'))
 
 
+@pytest.mark.slow
 def test_fitting_script_writes_loadable_weights(tmp_path):
     """tools/experiments/train_quality_selector.py (tiny run) writes a
     file LearnedQualitySelector loads."""

@@ -97,6 +97,7 @@ def _derun_grad_norms(nun, loss_of):
     ], states
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('detach', [False, True])
 def test_detach_restoration_cuts_only_the_segmentation_gradient(detach):
     torch.manual_seed(0)
@@ -127,6 +128,7 @@ def test_nun_rejects_bad_settings():
         _nun(inner_iterations=(1, 1, 1, 1, 1))
 
 
+@pytest.mark.slow
 def test_nun_r50_macs_at_352_match_the_paper():
     """NUN-ResNet50: 51.72 G at 352 x 352 (paper Tab. 2), without the
     DA-CLIP prior (counted apart) — within 5 %."""

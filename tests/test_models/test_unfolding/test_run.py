@@ -113,6 +113,7 @@ def test_states_and_shapes(size):
             assert state['edge'].min() >= 0 and state['edge'].max() <= 1
 
 
+@pytest.mark.slow
 def test_runs_at_352():
     # the official code fails at 352 (wavelet branch); features of a 352
     # image end at 11 x 11
@@ -220,6 +221,7 @@ def test_batch_weight_norm_couples_images_image_norm_does_not():
     assert not torch.allclose(pair, alone, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_rebuilt_vss_blocks_change_every_call_registered_ones_do_not():
     run = RUNUnfolding(in_channels=(8, 16, 32, 64), channels=16,
                        vss_cfg=TINY_VSS).eval()

@@ -27,6 +27,7 @@ def vlunet7():
     return VLUNet(de_dim=7).eval()
 
 
+@pytest.mark.slow
 def test_official_parameter_counts(vlunet7):
     assert _num_params(vlunet7) == 35_353_028
     assert _num_params(VLUNet(de_dim=5)) == 34_364_852
@@ -51,6 +52,7 @@ def test_official_parameter_counts(vlunet7):
         35_353_028 - 8 * (512 * 7 + 7)
 
 
+@pytest.mark.slow
 def test_macs_follow_the_official_thop_figure(vlunet7):
     # thop counts convs and linears (42.0 G at 128x128); conv MACs scale
     # with the pixel count, the 8 Linear(512 -> 7) layers do not. Measured
@@ -111,6 +113,7 @@ def test_gdm_equals_the_paper_update_with_the_official_key():
     torch.testing.assert_close(gdm(x, y, prior), ref, atol=1e-5, rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_without_prior_uses_the_mean_key_and_ignores_priors():
     model = _tiny(use_prior=False).eval()
     assert model.encoder_level1.gradient_descent.linear is None
@@ -125,6 +128,7 @@ def test_without_prior_uses_the_mean_key_and_ignores_priors():
     torch.testing.assert_close(key, gdm.prompt_param.mean(1))
 
 
+@pytest.mark.slow
 def test_separate_y_downsampler_flag_selects_the_module():
     x, prior = torch.rand(1, 3, 16, 16), torch.randn(1, 16)
     grads = {}
@@ -142,6 +146,7 @@ def test_separate_y_downsampler_flag_selects_the_module():
     assert not torch.allclose(outputs[False], outputs[True])
 
 
+@pytest.mark.slow
 def test_gradients_reach_steps_and_key_databases():
     model = _tiny()
     states = model(torch.rand(1, 3, 16, 16), torch.randn(1, 16))
@@ -179,6 +184,7 @@ def test_proximal_cfg_builds_registered_modules_with_dim():
     assert out[-1]['image'].shape == (1, 3, 16, 16)
 
 
+@pytest.mark.slow
 def test_zero_init_output_starts_from_the_identity():
     model = _tiny(zero_init_output=True)
     x = torch.rand(2, 3, 32, 32)
@@ -195,6 +201,7 @@ OFFICIAL_WEIGHT_CONFIGS = (
 )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('config', OFFICIAL_WEIGHT_CONFIGS)
 def test_configs_for_official_weights_build_the_official_network(config):
     """The official network never uses ``down1_2_i``: perturbing it must not
