@@ -37,8 +37,7 @@ import numpy as np  # noqa: E402
 from dunseg.apis import inference_model, init_model  # noqa: E402
 from dunseg.engine import CheckpointMismatchError  # noqa: E402
 from dunseg.utils import register_all_modules  # noqa: E402
-from dunseg.visualization import (DunSegVisualizer,  # noqa: E402
-                                  recognised_lines)
+from dunseg.visualization import DunSegVisualizer, recognised_lines  # noqa: E402
 
 
 def parse_args():

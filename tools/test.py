@@ -7,11 +7,10 @@ import sys
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 from mmengine.config import Config, DictAction  # noqa: E402
-from dunseg.registry import RUNNERS  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
-from dunseg.engine import (CheckpointMismatchError,  # noqa: E402
-                           MissingCheckpointError)
+from dunseg.engine import CheckpointMismatchError, MissingCheckpointError  # noqa: E402
+from dunseg.registry import RUNNERS  # noqa: E402
 from dunseg.utils import register_all_modules  # noqa: E402
 from dunseg.utils.config import check_config  # noqa: E402
 from dunseg.utils.dist_utils import finish_distributed_run  # noqa: E402

@@ -7,11 +7,13 @@ import sys
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 from mmengine.config import Config, DictAction  # noqa: E402
-from dunseg.registry import RUNNERS  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 from dunseg.engine.checkpoint import (  # noqa: E402
-    CheckpointMismatchError, read_last_checkpoint_pointer)
+    CheckpointMismatchError,
+    read_last_checkpoint_pointer,
+)
+from dunseg.registry import RUNNERS  # noqa: E402
 from dunseg.utils import register_all_modules  # noqa: E402
 from dunseg.utils.config import check_config  # noqa: E402
 from dunseg.utils.dist_utils import finish_distributed_run  # noqa: E402

@@ -180,8 +180,9 @@ def _load_kspace_mask(mask, shape) -> torch.Tensor:
         if source.endswith('.npy'):
             mask = np.load(source)
         else:
-            from dunseg.datasets.transforms.loading import \
-                decode_image_unchanged
+            from dunseg.datasets.transforms.loading import (
+                decode_image_unchanged,
+            )
             mask = decode_image_unchanged(source, what='k-space mask')
     mask = np.asarray(mask)
     if mask.ndim == 3:

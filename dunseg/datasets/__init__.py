@@ -1,27 +1,60 @@
 """Datasets and transforms of dunseg."""
-from .istd import (IRSTD1kDataset, ISTDDataset, NUAASIRSTDataset,
-                   NUDTSIRSTDataset, SIRSTAugDataset)
-from .degradation_types import (DEGRADATION_PROMPTS, DEGRADATIONS_3TASK,
-                                DEGRADATIONS_5TASK, degradation_label)
-from .restoration import (AllInOneRestorationDataset, DenoiseTestDataset,
-                          PairedImageDataset)
-from .synthetic_degradation import SyntheticDegradationDataset
-from .synthetic_sirst import SyntheticSIRSTDataset
-from .cod import (COD10KDataset, CODDataset, DegradedCODTestSets,
-                  ImageMaskFolderDataset)
+from .cod import (
+                   COD10KDataset,
+                   CODDataset,
+                   DegradedCODTestSets,
+                   ImageMaskFolderDataset,
+)
+from .degradation_types import (
+                   DEGRADATION_PROMPTS,
+                   DEGRADATIONS_3TASK,
+                   DEGRADATIONS_5TASK,
+                   degradation_label,
+)
+from .istd import (
+                   IRSTD1kDataset,
+                   ISTDDataset,
+                   NUAASIRSTDataset,
+                   NUDTSIRSTDataset,
+                   SIRSTAugDataset,
+)
+from .medical import (
+                   ACDCDataset,
+                   BraTS2021Dataset,
+                   COVID19CTDataset,
+                   HCCTACESegDataset,
+                   MedicalSliceFolderDataset,
+                   MedicalVolumeDataset,
+                   packaged_sample_slices,
+)
+from .restoration import (
+                   AllInOneRestorationDataset,
+                   DenoiseTestDataset,
+                   PairedImageDataset,
+)
 from .synthesis import CODSceneGenerator, SIRSTSceneGenerator
 from .synthetic_cod import SyntheticCODDataset
-from .medical import (ACDCDataset, BraTS2021Dataset, COVID19CTDataset,
-                      HCCTACESegDataset, MedicalSliceFolderDataset,
-                      MedicalVolumeDataset, packaged_sample_slices)
+from .synthetic_degradation import SyntheticDegradationDataset
 from .synthetic_phantom import PhantomGenerator, SyntheticPhantomDataset
-from .transforms import (CenterCropToMultiple, Degrade,
-                         LoadISTDAnnotations, LoadISTDImageFromFile,
-                         LoadPairedImageFromFile, PackISTDInputs,
-                         PackRestorationInputs, PairedRandomCrop,
-                         PairedRandomFlipRot, RandomTranspose, ResizeISTD)
-from .transforms.medical import (KSpaceUndersample, PackMedicalInputs,
-                                 ResizeMedical)
+from .synthetic_sirst import SyntheticSIRSTDataset
+from .transforms import (
+                   CenterCropToMultiple,
+                   Degrade,
+                   LoadISTDAnnotations,
+                   LoadISTDImageFromFile,
+                   LoadPairedImageFromFile,
+                   PackISTDInputs,
+                   PackRestorationInputs,
+                   PairedRandomCrop,
+                   PairedRandomFlipRot,
+                   RandomTranspose,
+                   ResizeISTD,
+)
+from .transforms.medical import (
+                   KSpaceUndersample,
+                   PackMedicalInputs,
+                   ResizeMedical,
+)
 
 __all__ = [
     'ISTDDataset', 'NUDTSIRSTDataset', 'IRSTD1kDataset', 'SIRSTAugDataset',

@@ -40,6 +40,7 @@ from mmengine.dataset import BaseDataset, ConcatDataset
 from mmengine.logging import print_log
 
 from dunseg.registry import DATASETS
+
 from .istd import build_pipeline_with_dunseg_registry
 
 COD_METAINFO = dict(

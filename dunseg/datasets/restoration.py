@@ -35,8 +35,12 @@ from typing import Dict, List, Optional, Sequence, Tuple
 from mmengine.dataset import BaseDataset
 
 from dunseg.registry import DATASETS
-from .degradation_types import (DEGRADATIONS_3TASK, DEGRADATIONS_5TASK,
-                                degradation_label)
+
+from .degradation_types import (
+    DEGRADATIONS_3TASK,
+    DEGRADATIONS_5TASK,
+    degradation_label,
+)
 from .istd import build_pipeline_with_dunseg_registry
 
 IMG_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff')

@@ -23,11 +23,16 @@ import numpy as np
 from mmengine.dataset import BaseDataset
 
 from dunseg.registry import DATASETS
+
 from .cod import COD_METAINFO
 from .istd import build_pipeline_with_dunseg_registry
 from .synthesis.cod_scenes import SPLIT_STREAMS, CODSceneGenerator
-from .transforms.cod import (DEGRADATION_KINDS, DEGRADATION_LEVELS,
-                             degrade_cod_image, mask_boundary)
+from .transforms.cod import (
+    DEGRADATION_KINDS,
+    DEGRADATION_LEVELS,
+    degrade_cod_image,
+    mask_boundary,
+)
 
 # Stream of the degradation's generator, apart from the scene's.
 _DEGRADATION_STREAM = 7

@@ -44,9 +44,13 @@ import cv2
 import numpy as np
 from mmengine.dataset import BaseDataset
 
-from dunseg.physics.synthesizers import (DEFAULT_BLUR_SIZE, SYNTHESIZABLE,
-                                         synthesize)
+from dunseg.physics.synthesizers import (
+    DEFAULT_BLUR_SIZE,
+    SYNTHESIZABLE,
+    synthesize,
+)
 from dunseg.registry import DATASETS
+
 from .degradation_types import DEGRADATIONS_5TASK, degradation_label
 from .istd import build_pipeline_with_dunseg_registry
 

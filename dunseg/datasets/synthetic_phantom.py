@@ -49,6 +49,7 @@ from mmengine.dataset import BaseDataset
 
 from dunseg.physics.undersampling import check_modality
 from dunseg.registry import DATASETS
+
 from .istd import build_pipeline_with_dunseg_registry
 
 PHANTOM_CLASSES = ('background', 'organ', 'wall', 'lesion')

@@ -14,6 +14,7 @@ import numpy as np
 from mmengine.dataset import BaseDataset
 
 from dunseg.registry import DATASETS
+
 from .istd import ISTD_METAINFO, build_pipeline_with_dunseg_registry
 from .synthesis.sirst_scenes import SIRSTSceneGenerator
 

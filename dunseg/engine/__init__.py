@@ -1,9 +1,17 @@
-from .checkpoint import (CheckpointMismatchError, NonFiniteWeightsError,
-                         atomic_torch_save, atomic_write_text,
-                         check_finite_weights, check_state_dict_matches,
-                         decode_checkpoint, encode_checkpoint,
-                         find_resumable_checkpoint, load_model_weights,
-                         load_weights_only, remove_stale_temp_files)
+from .checkpoint import (
+                         CheckpointMismatchError,
+                         NonFiniteWeightsError,
+                         atomic_torch_save,
+                         atomic_write_text,
+                         check_finite_weights,
+                         check_state_dict_matches,
+                         decode_checkpoint,
+                         encode_checkpoint,
+                         find_resumable_checkpoint,
+                         load_model_weights,
+                         load_weights_only,
+                         remove_stale_temp_files,
+)
 from .hooks import *  # noqa: F401,F403
 from .log_processor import DunSegLogProcessor
 from .runner import DunSegRunner, MissingCheckpointError, NonFiniteLossError

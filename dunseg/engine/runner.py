@@ -16,11 +16,18 @@ from dunseg.registry import RUNNERS
 from dunseg.utils.finite import non_finite_predictions
 from dunseg.utils.interrupt import deferred_keyboard_interrupt
 from dunseg.utils.random_init import random_init_parts
-from .checkpoint import (ENCODED_KEYS, NonFiniteWeightsError,
-                         decode_checkpoint, encode_checkpoint,
-                         find_resumable_checkpoint, load_model_weights,
-                         non_finite_tensors, read_last_checkpoint_pointer,
-                         remove_stale_temp_files)
+
+from .checkpoint import (
+    ENCODED_KEYS,
+    NonFiniteWeightsError,
+    decode_checkpoint,
+    encode_checkpoint,
+    find_resumable_checkpoint,
+    load_model_weights,
+    non_finite_tensors,
+    read_last_checkpoint_pointer,
+    remove_stale_temp_files,
+)
 from .schedule import check_schedule_matches_loop
 
 

@@ -1,8 +1,16 @@
-from .metrics import DegradationRecognitionMetric  # noqa: F401
-from .metrics import (RestorationMetric, psnr_ssim,
-                      ISTDMetric, binarize_prediction, evaluate_istd_image,
-                      pd_fa_centroid, pd_fa_rpcanet, pixel_counts,
-                      resize_for_evaluation, summarize_istd_records)
+from .metrics import (
+                      DegradationRecognitionMetric,  # noqa: F401
+                      ISTDMetric,
+                      RestorationMetric,
+                      binarize_prediction,
+                      evaluate_istd_image,
+                      pd_fa_centroid,
+                      pd_fa_rpcanet,
+                      pixel_counts,
+                      psnr_ssim,
+                      resize_for_evaluation,
+                      summarize_istd_records,
+)
 
 __all__ = [
     'RestorationMetric', 'psnr_ssim',

@@ -8,15 +8,37 @@ sampling-mask generators, and non-linear degradation synthesizers.
 - :mod:`.synthesizers`: noise, haze, rain, blur, low light, JPEG, and
   :func:`synthesize` (degradation name -> model).
 """
-from .kernels import (bicubic_weights, gaussian_kernel, motion_blur_kernel,
-                      random_motion_kernel, resize_matrix)
-from .operators import (Blur, Downsample, KSpaceMask, LinearOperator,
-                        cartesian_mask, radial_mask)
-from .synthesizers import (NOISE_SIGMAS, SYNTHESIZABLE, add_gaussian_noise,
-                           add_haze, add_rain, blur_image, jpeg_compress,
-                           low_light, practical_blur, practical_lowres,
-                           rain_streak_layer, random_blur_kernel,
-                           smooth_depth_map, synthesize)
+from .kernels import (
+                      bicubic_weights,
+                      gaussian_kernel,
+                      motion_blur_kernel,
+                      random_motion_kernel,
+                      resize_matrix,
+)
+from .operators import (
+                      Blur,
+                      Downsample,
+                      KSpaceMask,
+                      LinearOperator,
+                      cartesian_mask,
+                      radial_mask,
+)
+from .synthesizers import (
+                      NOISE_SIGMAS,
+                      SYNTHESIZABLE,
+                      add_gaussian_noise,
+                      add_haze,
+                      add_rain,
+                      blur_image,
+                      jpeg_compress,
+                      low_light,
+                      practical_blur,
+                      practical_lowres,
+                      rain_streak_layer,
+                      random_blur_kernel,
+                      smooth_depth_map,
+                      synthesize,
+)
 
 __all__ = [
     'LinearOperator', 'Blur', 'Downsample', 'KSpaceMask', 'cartesian_mask',

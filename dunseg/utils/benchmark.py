@@ -424,8 +424,10 @@ def build_benchmark_model(model_cfg: dict,
     register_all_modules()
     model = MODELS.build(model_cfg)
     if checkpoint:
-        from dunseg.engine.checkpoint import (load_model_weights,
-                                              load_weights_only)
+        from dunseg.engine.checkpoint import (
+            load_model_weights,
+            load_weights_only,
+        )
         load_model_weights(model, load_weights_only(checkpoint, 'cpu'),
                            checkpoint)
     return model.to(device)

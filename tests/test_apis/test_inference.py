@@ -48,6 +48,7 @@ def test_medical_inference_does_not_degrade_the_input_again(tmp_path):
     import cv2
 
     from dunseg.apis.inference import _inference_pipeline
+
     from ..conftest import REPO_ROOT
     config = f'{REPO_ROOT}/configs/vldun/vldun_tiny_0.6k_synthetic-phantom-64x64.py'
     from mmengine.config import Config

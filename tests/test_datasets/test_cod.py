@@ -7,12 +7,20 @@ import numpy as np
 import pytest
 import torch
 
-from dunseg.datasets import (COD10KDataset, CODDataset,
-                             ImageMaskFolderDataset, SyntheticCODDataset)
-from dunseg.datasets.synthesis.cod_scenes import (SHAPE_KINDS,
-                                                  CODSceneGenerator,
-                                                  blob_shape, elongated_shape,
-                                                  horse_shape, multipart_shape)
+from dunseg.datasets import (
+    COD10KDataset,
+    CODDataset,
+    ImageMaskFolderDataset,
+    SyntheticCODDataset,
+)
+from dunseg.datasets.synthesis.cod_scenes import (
+    SHAPE_KINDS,
+    CODSceneGenerator,
+    blob_shape,
+    elongated_shape,
+    horse_shape,
+    multipart_shape,
+)
 from dunseg.datasets.transforms.cod import mask_boundary
 
 TEST_PIPELINE = [

@@ -6,9 +6,19 @@ import torch
 from PIL import Image, ImageEnhance
 
 from dunseg.datasets.transforms.cod import (
-    CODColorEnhance, CODDegrade, CODRandomCrop, CODRandomFlip,
-    CODRandomPepper, CODRandomRotate, GenerateEdgeFromMask, PackCODInputs,
-    ResizeCOD, degrade_cod_image, enhance_colour, mask_boundary)
+    CODColorEnhance,
+    CODDegrade,
+    CODRandomCrop,
+    CODRandomFlip,
+    CODRandomPepper,
+    CODRandomRotate,
+    GenerateEdgeFromMask,
+    PackCODInputs,
+    ResizeCOD,
+    degrade_cod_image,
+    enhance_colour,
+    mask_boundary,
+)
 
 
 def make_results(h=40, w=48, seed=0):

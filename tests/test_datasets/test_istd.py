@@ -8,8 +8,13 @@ import pytest
 import torch
 from mmengine import Config
 
-from dunseg.datasets import (IRSTD1kDataset, ISTDDataset, NUAASIRSTDataset,
-                             NUDTSIRSTDataset, SIRSTAugDataset)
+from dunseg.datasets import (
+    IRSTD1kDataset,
+    ISTDDataset,
+    NUAASIRSTDataset,
+    NUDTSIRSTDataset,
+    SIRSTAugDataset,
+)
 from dunseg.registry import DATASETS
 from dunseg.structures import DunSegDataSample
 

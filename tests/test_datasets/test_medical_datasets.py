@@ -9,9 +9,14 @@ import cv2
 import numpy as np
 import pytest
 
-from dunseg.datasets import (ACDCDataset, BraTS2021Dataset, COVID19CTDataset,
-                             HCCTACESegDataset, MedicalSliceFolderDataset,
-                             packaged_sample_slices)
+from dunseg.datasets import (
+    ACDCDataset,
+    BraTS2021Dataset,
+    COVID19CTDataset,
+    HCCTACESegDataset,
+    MedicalSliceFolderDataset,
+    packaged_sample_slices,
+)
 from dunseg.datasets.medical import scale_mri, window_ct
 
 nib = pytest.importorskip('nibabel')

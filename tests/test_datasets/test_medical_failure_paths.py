@@ -9,11 +9,24 @@ import numpy as np
 import pytest
 from mmengine.logging import MMLogger
 
-from dunseg.datasets import (ACDCDataset, BraTS2021Dataset, COVID19CTDataset,
-                             HCCTACESegDataset, MedicalSliceFolderDataset)
+from dunseg.datasets import (
+    ACDCDataset,
+    BraTS2021Dataset,
+    COVID19CTDataset,
+    HCCTACESegDataset,
+    MedicalSliceFolderDataset,
+)
 from dunseg.datasets.medical import read_medical_slice
-from .test_medical_datasets import (SHAPE, _uid, labels_volume, mri_volume,
-                                    write_ct_series, write_nifti, write_seg)
+
+from .test_medical_datasets import (
+    SHAPE,
+    _uid,
+    labels_volume,
+    mri_volume,
+    write_ct_series,
+    write_nifti,
+    write_seg,
+)
 
 pytest.importorskip('nibabel')
 pytest.importorskip('pydicom')

@@ -4,11 +4,18 @@ import numpy as np
 import pytest
 import torch
 
-from dunseg.datasets.transforms import (MEDICAL_KEYS, KSpaceUndersample,
-                                        PackMedicalInputs,
-                                        PairedRandomFlipRot, ResizeMedical)
-from dunseg.physics.undersampling import (kspace_operator_from_masks,
-                                          make_kspace_mask, stable_seed)
+from dunseg.datasets.transforms import (
+    MEDICAL_KEYS,
+    KSpaceUndersample,
+    PackMedicalInputs,
+    PairedRandomFlipRot,
+    ResizeMedical,
+)
+from dunseg.physics.undersampling import (
+    kspace_operator_from_masks,
+    make_kspace_mask,
+    stable_seed,
+)
 
 
 def medical_results(modality='MRI', size=(32, 40), img_id='set/case/3',

@@ -5,9 +5,13 @@ import numpy as np
 import pytest
 import torch
 
-from dunseg.datasets import (DEGRADATIONS_3TASK, DEGRADATIONS_5TASK,
-                             AllInOneRestorationDataset, DenoiseTestDataset,
-                             PairedImageDataset)
+from dunseg.datasets import (
+    DEGRADATIONS_3TASK,
+    DEGRADATIONS_5TASK,
+    AllInOneRestorationDataset,
+    DenoiseTestDataset,
+    PairedImageDataset,
+)
 from dunseg.registry import DATASETS
 
 

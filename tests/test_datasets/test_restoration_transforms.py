@@ -3,10 +3,14 @@ import numpy as np
 import pytest
 import torch
 
-from dunseg.datasets.transforms import (CenterCropToMultiple, Degrade,
-                                        LoadPairedImageFromFile,
-                                        PackRestorationInputs,
-                                        PairedRandomCrop, PairedRandomFlipRot)
+from dunseg.datasets.transforms import (
+    CenterCropToMultiple,
+    Degrade,
+    LoadPairedImageFromFile,
+    PackRestorationInputs,
+    PairedRandomCrop,
+    PairedRandomFlipRot,
+)
 from dunseg.datasets.transforms.restoration import flip_rot
 
 

@@ -84,8 +84,7 @@ def test_pipeline_and_collate():
 
 
 def test_grey_sources_are_colourised_keeping_their_structure():
-    from dunseg.datasets.synthetic_degradation import (colourise_grey,
-                                                       is_grey)
+    from dunseg.datasets.synthetic_degradation import colourise_grey, is_grey
     rng = np.random.default_rng(0)
     ramp = np.repeat(np.linspace(0, 1, 32, dtype=np.float32)[None], 32, 0)
     grey = np.repeat(ramp[..., None], 3, axis=2)
@@ -112,9 +111,11 @@ def test_grey_sources_are_colourised_keeping_their_structure():
 
 
 def test_default_sources_do_not_look_degraded():
-    from dunseg.datasets.synthetic_degradation import (SKIMAGE_SOURCES,
-                                                       load_skimage_sources)
-    from dunseg.datasets.synthetic_degradation import is_grey
+    from dunseg.datasets.synthetic_degradation import (
+        SKIMAGE_SOURCES,
+        is_grey,
+        load_skimage_sources,
+    )
     for name, img in load_skimage_sources(SKIMAGE_SOURCES).items():
         # a pale photograph reads as haze, colourised or not (the duotone
         # maps grey levels monotonically, pale stays pale): the scanned

@@ -5,9 +5,9 @@ import os.path as osp
 import numpy as np
 import pytest
 import torch
-from scipy import ndimage
 from mmengine.config import Config
 from mmengine.dataset import default_collate
+from scipy import ndimage
 
 from dunseg.datasets import SyntheticPhantomDataset
 from dunseg.datasets.synthetic_phantom import PHANTOM_CLASSES, PhantomGenerator
@@ -101,6 +101,7 @@ def test_base_config_builds_the_degraded_batches():
 
 def test_sample_grid_and_zero_filled_baseline_tool(tmp_path):
     import importlib.util
+
     import cv2
     script = osp.join(REPO_ROOT, 'tools/experiments/phantom_samples.py')
     spec = importlib.util.spec_from_file_location('phantom_samples', script)

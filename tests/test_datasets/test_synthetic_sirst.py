@@ -13,8 +13,12 @@ from mmengine.registry import DefaultScope
 from mmengine.runner import Runner
 from torch.utils.data import DataLoader
 
-from dunseg.datasets import (ISTDDataset, SIRSTAugDataset, SIRSTSceneGenerator,
-                             SyntheticSIRSTDataset)
+from dunseg.datasets import (
+    ISTDDataset,
+    SIRSTAugDataset,
+    SIRSTSceneGenerator,
+    SyntheticSIRSTDataset,
+)
 from dunseg.registry import DATASETS
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))

@@ -7,9 +7,13 @@ from mmcv.transforms import RandomFlip as MMCVRandomFlip
 from mmcv.transforms import Resize as MMCVResize
 from mmengine.structures import PixelData
 
-from dunseg.datasets.transforms import (LoadISTDAnnotations,
-                                        LoadISTDImageFromFile, PackISTDInputs,
-                                        RandomTranspose, ResizeISTD)
+from dunseg.datasets.transforms import (
+    LoadISTDAnnotations,
+    LoadISTDImageFromFile,
+    PackISTDInputs,
+    RandomTranspose,
+    ResizeISTD,
+)
 from dunseg.registry import TRANSFORMS
 from dunseg.structures import DunSegDataSample
 

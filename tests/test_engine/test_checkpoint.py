@@ -6,8 +6,12 @@ import pytest
 import torch
 from mmengine.logging import HistoryBuffer, MessageHub
 
-from dunseg.engine.checkpoint import (atomic_torch_save, decode_checkpoint,
-                                      encode_checkpoint, load_weights_only)
+from dunseg.engine.checkpoint import (
+    atomic_torch_save,
+    decode_checkpoint,
+    encode_checkpoint,
+    load_weights_only,
+)
 
 
 def test_message_hub_roundtrip_is_weights_only_safe(tmp_path):
@@ -62,9 +66,14 @@ def test_atomic_save_keeps_previous_file(tmp_path):
 
 # --------------------------------------------------------- strict loading
 from dunseg.engine.checkpoint import (  # noqa: E402
-    CheckpointMismatchError, atomic_write_text, check_state_dict_matches,
-    find_resumable_checkpoint, load_model_weights, periodic_checkpoints,
-    remove_stale_temp_files)
+    CheckpointMismatchError,
+    atomic_write_text,
+    check_state_dict_matches,
+    find_resumable_checkpoint,
+    load_model_weights,
+    periodic_checkpoints,
+    remove_stale_temp_files,
+)
 
 
 def _net(width=4):

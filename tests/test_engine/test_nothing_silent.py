@@ -13,8 +13,11 @@ import torch
 from mmengine.config import Config
 from mmengine.hooks import Hook
 
-from dunseg.engine import (MissingCheckpointError, NonFiniteLossError,
-                           NonFiniteWeightsError)
+from dunseg.engine import (
+    MissingCheckpointError,
+    NonFiniteLossError,
+    NonFiniteWeightsError,
+)
 from dunseg.registry import HOOKS, RUNNERS
 from dunseg.utils import register_all_modules
 

@@ -4,10 +4,12 @@ import pytest
 import torch
 from mmengine.structures import PixelData
 
-from dunseg.evaluation.metrics.cod_metric import (CODMetric,
-                                                  evaluate_cod_image,
-                                                  gt_to_uint8,
-                                                  prediction_to_uint8)
+from dunseg.evaluation.metrics.cod_metric import (
+    CODMetric,
+    evaluate_cod_image,
+    gt_to_uint8,
+    prediction_to_uint8,
+)
 from dunseg.registry import METRICS
 from dunseg.structures import DunSegDataSample
 

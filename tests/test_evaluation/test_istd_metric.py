@@ -6,10 +6,15 @@ from mmengine.evaluator import Evaluator
 from mmengine.registry import init_default_scope
 from mmengine.structures import PixelData
 
-from dunseg.evaluation import (ISTDMetric, binarize_prediction,
-                               evaluate_istd_image, pd_fa_centroid,
-                               pd_fa_rpcanet, pixel_counts,
-                               summarize_istd_records)
+from dunseg.evaluation import (
+    ISTDMetric,
+    binarize_prediction,
+    evaluate_istd_image,
+    pd_fa_centroid,
+    pd_fa_rpcanet,
+    pixel_counts,
+    summarize_istd_records,
+)
 from dunseg.registry import METRICS
 from dunseg.structures import DunSegDataSample
 

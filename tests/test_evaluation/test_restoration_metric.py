@@ -3,9 +3,12 @@ import pytest
 import torch
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from dunseg.evaluation.metrics import (RestorationMetric,
-                                       center_crop_to_multiple, psnr_ssim,
-                                       rgb_to_y)
+from dunseg.evaluation.metrics import (
+    RestorationMetric,
+    center_crop_to_multiple,
+    psnr_ssim,
+    rgb_to_y,
+)
 
 
 def _pair(seed, shape=(3, 40, 50), noise=0.05):

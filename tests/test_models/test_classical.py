@@ -6,9 +6,13 @@ from mmengine.registry import init_default_scope
 from mmengine.structures import PixelData
 
 from dunseg.evaluation import ISTDMetric, binarize_prediction, pd_fa_rpcanet
-from dunseg.models.classical import (LocalContrastDetector, TopHatDetector,
-                                     grey_dilation, grey_erosion,
-                                     white_top_hat)
+from dunseg.models.classical import (
+    LocalContrastDetector,
+    TopHatDetector,
+    grey_dilation,
+    grey_erosion,
+    white_top_hat,
+)
 from dunseg.registry import MODELS
 from dunseg.structures import DunSegDataSample
 

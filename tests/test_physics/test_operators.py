@@ -2,9 +2,17 @@ import numpy as np
 import pytest
 import torch
 
-from dunseg.physics import (Blur, Downsample, KSpaceMask, cartesian_mask,
-                            gaussian_kernel, motion_blur_kernel, radial_mask,
-                            random_motion_kernel, resize_matrix)
+from dunseg.physics import (
+    Blur,
+    Downsample,
+    KSpaceMask,
+    cartesian_mask,
+    gaussian_kernel,
+    motion_blur_kernel,
+    radial_mask,
+    random_motion_kernel,
+    resize_matrix,
+)
 
 DEVICES = ['cpu'] + (['cuda'] if torch.cuda.is_available() else [])
 

@@ -1,11 +1,20 @@
 import numpy as np
 import pytest
 
-from dunseg.physics import (SYNTHESIZABLE, add_gaussian_noise, add_haze,
-                            add_rain, blur_image, gaussian_kernel,
-                            jpeg_compress, low_light, practical_lowres,
-                            rain_streak_layer,
-                            smooth_depth_map, synthesize)
+from dunseg.physics import (
+    SYNTHESIZABLE,
+    add_gaussian_noise,
+    add_haze,
+    add_rain,
+    blur_image,
+    gaussian_kernel,
+    jpeg_compress,
+    low_light,
+    practical_lowres,
+    rain_streak_layer,
+    smooth_depth_map,
+    synthesize,
+)
 
 
 def rng(seed=0):

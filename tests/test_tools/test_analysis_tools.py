@@ -12,9 +12,13 @@ from torch import nn
 
 from dunseg.registry import MODELS
 from dunseg.utils import register_all_modules
-from dunseg.utils.benchmark import (benchmark_config, benchmark_model,
-                                    build_benchmark_model, step_breakdown,
-                                    time_matmul)
+from dunseg.utils.benchmark import (
+    benchmark_config,
+    benchmark_model,
+    build_benchmark_model,
+    step_breakdown,
+    time_matmul,
+)
 from dunseg.utils.complexity import count_macs, module_complexity
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))

@@ -1,9 +1,10 @@
 """A short run of tools/experiments/checkpoint_kill_probe.py: real
 SIGKILLs during a periodic and a best-checkpoint save (the full probe, 10+
 kills per target, is in docs/benchmarks.md)."""
-import pytest
 import importlib.util
 import os.path as osp
+
+import pytest
 
 from ..conftest import REPO_ROOT
 

@@ -122,9 +122,11 @@ def test_cod_baselines_find_salient_objects_but_not_synthetic_cod(tmp_path):
     """The training-free baselines work (a red square on a grey background
     is found), so their low scores on SyntheticCOD measure the data."""
     tool = load_tool('experiments', 'cod_baselines.py')
-    from dunseg.evaluation.metrics.cod_metric import (evaluate_cod_image,
-                                                      gt_to_uint8,
-                                                      prediction_to_uint8)
+    from dunseg.evaluation.metrics.cod_metric import (
+        evaluate_cod_image,
+        gt_to_uint8,
+        prediction_to_uint8,
+    )
     img = np.full((64, 64, 3), 0.5, np.float32)
     mask = np.zeros((64, 64), np.uint8)
     mask[20:36, 30:46] = 1

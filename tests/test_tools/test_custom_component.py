@@ -1,11 +1,12 @@
 """The worked example of docs/add_component.md: a user stage via custom_imports."""
-import pytest
 import glob
 import json
 import os
 import os.path as osp
 import subprocess
 import sys
+
+import pytest
 
 from ..conftest import REPO_ROOT, write_tiny_config
 

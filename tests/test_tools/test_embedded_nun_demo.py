@@ -1,9 +1,10 @@
 """`make demo`: the NUN embedded pipeline (demo/embedded/nun.sh),
 run end to end with tiny configs."""
-import pytest
 import os
 import os.path as osp
 import subprocess
+
+import pytest
 
 from ..conftest import REPO_ROOT, format_tiny_config
 from .test_nun_end_to_end import TINY_NUN

@@ -1,10 +1,11 @@
 """`make demo-run`: RUN-tiny against the FPN encoder-decoder of its size
 (demo/embedded/run.sh), run end to end with tiny configs."""
-import pytest
 import os
 import os.path as osp
 import subprocess
 import sys
+
+import pytest
 
 from ..conftest import REPO_ROOT, format_tiny_config
 from .test_run_end_to_end import TINY_RUN

@@ -1,10 +1,11 @@
 """`make demo-vldun`: the tiny CLIP dual prior, VL-DUN-tiny with it and the
 U-Net baseline (demo/embedded/vldun.sh), run end to end with tiny configs."""
-import pytest
 import os
 import os.path as osp
 import subprocess
 import sys
+
+import pytest
 
 from ..conftest import REPO_ROOT, format_tiny_config
 from .test_vldun_end_to_end import TINY_VLDUN

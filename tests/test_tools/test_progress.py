@@ -11,6 +11,7 @@ import torch
 
 from dunseg.datasets.synthetic_sirst import SyntheticSIRSTDataset
 from dunseg.evaluation.metrics.cod_metric import evaluate_cod_folders
+
 from ..conftest import REPO_ROOT
 
 sys.path.insert(0, osp.join(REPO_ROOT, 'tools', 'model_converters'))

@@ -4,8 +4,11 @@ import textwrap
 
 import torch.distributed as dist
 
-from dunseg.utils.dist_utils import (finish_distributed_run,
-                                     shutdown_process_group)
+from dunseg.utils.dist_utils import (
+    finish_distributed_run,
+    shutdown_process_group,
+)
+
 from ..conftest import REPO_ROOT
 
 

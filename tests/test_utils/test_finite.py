@@ -3,9 +3,12 @@ import numpy as np
 import pytest
 import torch
 
-from dunseg.datasets.transforms import (LoadISTDImageFromFile,
-                                        LoadPairedImageFromFile,
-                                        PackISTDInputs, PackRestorationInputs)
+from dunseg.datasets.transforms import (
+    LoadISTDImageFromFile,
+    LoadPairedImageFromFile,
+    PackISTDInputs,
+    PackRestorationInputs,
+)
 from dunseg.utils.finite import check_finite_image
 
 

@@ -20,12 +20,14 @@ import sys
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, REPO_ROOT)
 
+import torch  # noqa: E402
 from mmengine.config import Config, DictAction  # noqa: E402
 
-import torch  # noqa: E402
-
-from dunseg.utils.benchmark import (benchmark_config,  # noqa: E402
-                                    build_benchmark_model, step_breakdown)
+from dunseg.utils.benchmark import (  # noqa: E402
+    benchmark_config,
+    build_benchmark_model,
+    step_breakdown,
+)
 from dunseg.utils.complexity import format_count  # noqa: E402
 
 

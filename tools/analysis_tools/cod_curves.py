@@ -25,8 +25,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 import numpy as np  # noqa: E402
 
-from dunseg.evaluation.metrics.cod_metric import \
-    evaluate_cod_folders  # noqa: E402
+from dunseg.evaluation.metrics.cod_metric import evaluate_cod_folders  # noqa: E402
 
 
 def parse_args(argv=None):

@@ -33,7 +33,9 @@ import sys
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 from dunseg.evaluation.metrics.cod_metric import (  # noqa: E402
-    COD_METRIC_KEYS, evaluate_cod_folders)
+    COD_METRIC_KEYS,
+    evaluate_cod_folders,
+)
 
 
 def parse_args(argv=None):

@@ -18,7 +18,10 @@ from mmengine.config import Config, DictAction  # noqa: E402
 from dunseg.registry import MODELS  # noqa: E402
 from dunseg.utils import register_all_modules  # noqa: E402
 from dunseg.utils.complexity import (  # noqa: E402
-    complexity_table, format_count, module_complexity)
+    complexity_table,
+    format_count,
+    module_complexity,
+)
 
 
 def parse_args(argv=None):

@@ -35,7 +35,11 @@ from mmengine.utils import track_iter_progress  # noqa: E402
 
 from dunseg.datasets.cod import IMG_EXTENSIONS, _stem_map  # noqa: E402
 from dunseg.datasets.transforms.cod import (  # noqa: E402
-    DEGRADATION_KINDS, DEGRADATION_LEVELS, CODDegrade, LoadCODImageFromFile)
+    DEGRADATION_KINDS,
+    DEGRADATION_LEVELS,
+    CODDegrade,
+    LoadCODImageFromFile,
+)
 
 
 def parse_args(argv=None):

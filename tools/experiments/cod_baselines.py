@@ -38,8 +38,11 @@ import numpy as np  # noqa: E402
 
 from dunseg.datasets.synthetic_cod import SyntheticCODDataset  # noqa: E402
 from dunseg.evaluation.metrics.cod_metric import (  # noqa: E402
-    evaluate_cod_image, gt_to_uint8, prediction_to_uint8,
-    summarize_cod_records)
+    evaluate_cod_image,
+    gt_to_uint8,
+    prediction_to_uint8,
+    summarize_cod_records,
+)
 
 KINDS = ('lowlight', 'haze', 'lowres', 'combined')
 

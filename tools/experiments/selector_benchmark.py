@@ -72,9 +72,13 @@ def main():
 
     from mmengine.config import Config
 
-    from dunseg.models.selectors import (InputAwareQualitySelector,
-                                         LastSelector, LearnedQualitySelector,
-                                         OracleSelector, PyIQASelector)
+    from dunseg.models.selectors import (
+        InputAwareQualitySelector,
+        LastSelector,
+        LearnedQualitySelector,
+        OracleSelector,
+        PyIQASelector,
+    )
     from dunseg.registry import MODELS
     reference_model = build_reference(args.reference_config)
     selectors = dict(

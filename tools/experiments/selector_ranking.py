@@ -36,13 +36,22 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(
 
 import torch  # noqa: E402
 
-from dunseg.models.selectors import (DEFAULT_QUALITY_WEIGHTS,  # noqa: E402
-                                     InputAwareQualitySelector,
-                                     LastSelector, LearnedQualitySelector,
-                                     OracleSelector)
+from dunseg.models.selectors import (  # noqa: E402
+    DEFAULT_QUALITY_WEIGHTS,
+    InputAwareQualitySelector,
+    LastSelector,
+    LearnedQualitySelector,
+    OracleSelector,
+)
 from dunseg.models.selectors.quality_data import (  # noqa: E402
-    COD_DEGRADATIONS, QUALITY_DEGRADATIONS, candidate_ladder, psnr,
-    ranking_report, synthetic_cod_pairs, synthetic_pairs)
+    COD_DEGRADATIONS,
+    QUALITY_DEGRADATIONS,
+    candidate_ladder,
+    psnr,
+    ranking_report,
+    synthetic_cod_pairs,
+    synthetic_pairs,
+)
 
 
 def evaluate(selectors: dict, data: dict, kinds, seed: int = 0) -> dict:

@@ -50,11 +50,20 @@ import torch.nn.functional as F  # noqa: E402
 
 from dunseg.engine.checkpoint import atomic_torch_save  # noqa: E402
 from dunseg.models.selectors.learned_quality import (  # noqa: E402
-    DEFAULT_INPUT_AWARE_WEIGHTS, DEFAULT_QUALITY_WEIGHTS, PSNR_CENTRE,
-    PSNR_SCALE, QualityFeatureNet, image_quality_features,
-    pair_quality_features)
+    DEFAULT_INPUT_AWARE_WEIGHTS,
+    DEFAULT_QUALITY_WEIGHTS,
+    PSNR_CENTRE,
+    PSNR_SCALE,
+    QualityFeatureNet,
+    image_quality_features,
+    pair_quality_features,
+)
 from dunseg.models.selectors.quality_data import (  # noqa: E402
-    psnr, random_restorations, synthetic_cod_pairs, synthetic_pairs)
+    psnr,
+    random_restorations,
+    synthetic_cod_pairs,
+    synthetic_pairs,
+)
 
 
 def parse_args():

@@ -30,8 +30,10 @@ sys.path.insert(
 
 from mmengine.utils import ProgressBar  # noqa: E402
 
-from dunseg.engine.checkpoint import (load_weights_only,  # noqa: E402
-                                      save_converted_checkpoint)
+from dunseg.engine.checkpoint import (  # noqa: E402
+    load_weights_only,
+    save_converted_checkpoint,
+)
 from dunseg.models.priors.daclip import convert_daclip_state_dict  # noqa
 
 __all__ = ['convert_daclip_state_dict', 'convert_file']

@@ -29,8 +29,10 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 from mmengine.utils import track_iter_progress  # noqa: E402
 
-from dunseg.engine.checkpoint import (save_converted_checkpoint,  # noqa: E402
-                                      load_weights_only)
+from dunseg.engine.checkpoint import (  # noqa: E402
+    load_weights_only,
+    save_converted_checkpoint,
+)
 
 _STAGE = (r'(?:encoder_level[123]|latent|decoder_level[123]|refinement)')
 _CONV = r'(?:weight|bias)'

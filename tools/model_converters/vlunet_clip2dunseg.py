@@ -33,10 +33,14 @@ sys.path.insert(
 
 from mmengine.utils import ProgressBar  # noqa: E402
 
-from dunseg.engine.checkpoint import (save_converted_checkpoint,  # noqa: E402
-                                      load_weights_only)
+from dunseg.engine.checkpoint import (  # noqa: E402
+    load_weights_only,
+    save_converted_checkpoint,
+)
 from dunseg.models.priors.clip_degradation_prior import (  # noqa: E402
-    convert_vlunet_clip_state_dict, official_clip_state_dict)
+    convert_vlunet_clip_state_dict,
+    official_clip_state_dict,
+)
 
 __all__ = ['convert_vlunet_clip_state_dict', 'convert_file']
 

@@ -34,13 +34,26 @@ RAS-stored volumes show anterior up; image and label are turned alike.
 """
 from .base import DATA_SOURCES, MedicalVolumeDataset
 from .intensity import normalise_volume, scale_mri, window_ct
-from .readers import (DICOM_MODALITIES, DICOM_SUFFIXES, NIFTI_SUFFIXES,
-                      load_dicom_seg, load_dicom_series, load_nifti,
-                      nifti_shape, packaged_sample_slices, read_dicom_headers,
-                      read_dicom_image, read_medical_slice)
+from .readers import (
+                      DICOM_MODALITIES,
+                      DICOM_SUFFIXES,
+                      NIFTI_SUFFIXES,
+                      load_dicom_seg,
+                      load_dicom_series,
+                      load_nifti,
+                      nifti_shape,
+                      packaged_sample_slices,
+                      read_dicom_headers,
+                      read_dicom_image,
+                      read_medical_slice,
+)
 from .slice_folder import SLICE_SUFFIXES, MedicalSliceFolderDataset
-from .volumes import (ACDCDataset, BraTS2021Dataset, COVID19CTDataset,
-                      HCCTACESegDataset)
+from .volumes import (
+                      ACDCDataset,
+                      BraTS2021Dataset,
+                      COVID19CTDataset,
+                      HCCTACESegDataset,
+)
 
 __all__ = [
     'MedicalVolumeDataset', 'ACDCDataset', 'BraTS2021Dataset',

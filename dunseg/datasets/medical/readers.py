@@ -9,6 +9,7 @@ import numpy as np
 
 from dunseg.physics.undersampling import check_modality
 from dunseg.utils.finite import check_finite_image
+
 from .intensity import normalise_volume, scale_mri
 
 NIFTI_SUFFIXES = ('.nii.gz', '.nii')

@@ -9,6 +9,7 @@ from mmengine.dataset import BaseDataset
 from dunseg.physics.undersampling import check_modality
 from dunseg.registry import DATASETS
 from dunseg.utils.finite import check_finite_image
+
 from ..istd import build_pipeline_with_dunseg_registry
 from .base import _listed, _MedicalSampleMixin
 from .intensity import scale_mri, window_ct

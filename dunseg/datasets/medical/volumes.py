@@ -11,10 +11,19 @@ import numpy as np
 from mmengine.logging import print_log
 
 from dunseg.registry import DATASETS
+
 from .base import MedicalVolumeDataset, _listed
-from .readers import (NIFTI_SUFFIXES, _find_nifti, _strip_nifti, _z_position,
-                      has_suffix, load_dicom_seg, load_dicom_series,
-                      load_nifti, read_dicom_headers)
+from .readers import (
+    NIFTI_SUFFIXES,
+    _find_nifti,
+    _strip_nifti,
+    _z_position,
+    has_suffix,
+    load_dicom_seg,
+    load_dicom_series,
+    load_nifti,
+    read_dicom_headers,
+)
 
 
 @DATASETS.register_module()

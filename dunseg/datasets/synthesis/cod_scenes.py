@@ -37,8 +37,13 @@ from typing import Dict, Optional, Sequence, Tuple
 import cv2
 import numpy as np
 
-from ..synthetic_degradation import (_smooth_field, colourise_grey, is_grey,
-                                     load_skimage_sources, procedural_texture)
+from ..synthetic_degradation import (
+    _smooth_field,
+    colourise_grey,
+    is_grey,
+    load_skimage_sources,
+    procedural_texture,
+)
 
 COD_PHOTO_SOURCES = ('grass', 'gravel', 'brick', 'moon', 'chelsea', 'coffee',
                      'rocket', 'astronaut')

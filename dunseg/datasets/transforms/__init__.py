@@ -4,19 +4,39 @@ Importing :mod:`mmcv.transforms` (done by the modules below) registers mmcv's
 own transforms (``RandomFlip``, ``Resize`` ...) in MMEngine's root
 ``TRANSFORMS``, where dunseg's registry finds them as a fallback.
 """
-from .cod import (CODColorEnhance, CODDegrade, CODRandomCrop, CODRandomFlip,
-                  CODRandomPepper, CODRandomRotate, GenerateEdgeFromMask,
-                  LoadCODAnnotations, LoadCODImageFromFile, PackCODInputs,
-                  ResizeCOD, degrade_cod_image, mask_boundary)
+from .cod import (
+                  CODColorEnhance,
+                  CODDegrade,
+                  CODRandomCrop,
+                  CODRandomFlip,
+                  CODRandomPepper,
+                  CODRandomRotate,
+                  GenerateEdgeFromMask,
+                  LoadCODAnnotations,
+                  LoadCODImageFromFile,
+                  PackCODInputs,
+                  ResizeCOD,
+                  degrade_cod_image,
+                  mask_boundary,
+)
 from .formatting import PackISTDInputs
 from .geometric import RandomTranspose, ResizeISTD
 from .loading import LoadISTDAnnotations, LoadISTDImageFromFile
-from .medical import (MEDICAL_KEYS, KSpaceUndersample,
-                      LoadMedicalSliceFromFile, PackMedicalInputs,
-                      ResizeMedical)
-from .restoration import (CenterCropToMultiple, Degrade,
-                          LoadPairedImageFromFile, PackRestorationInputs,
-                          PairedRandomCrop, PairedRandomFlipRot)
+from .medical import (
+                  MEDICAL_KEYS,
+                  KSpaceUndersample,
+                  LoadMedicalSliceFromFile,
+                  PackMedicalInputs,
+                  ResizeMedical,
+)
+from .restoration import (
+                  CenterCropToMultiple,
+                  Degrade,
+                  LoadPairedImageFromFile,
+                  PackRestorationInputs,
+                  PairedRandomCrop,
+                  PairedRandomFlipRot,
+)
 
 __all__ = [
     'LoadISTDImageFromFile', 'LoadISTDAnnotations', 'ResizeISTD',

@@ -26,9 +26,13 @@ import torch
 from mmcv.transforms import BaseTransform
 from mmengine.structures import PixelData
 
-from dunseg.physics.undersampling import (MODALITY_PATTERNS, check_modality,
-                                          make_kspace_mask, stable_seed,
-                                          zero_filled)
+from dunseg.physics.undersampling import (
+    MODALITY_PATTERNS,
+    check_modality,
+    make_kspace_mask,
+    stable_seed,
+    zero_filled,
+)
 from dunseg.registry import TRANSFORMS
 from dunseg.structures import DunSegDataSample
 from dunseg.utils.finite import check_finite_image

@@ -23,6 +23,7 @@ from dunseg.physics.synthesizers import SYNTHESIZABLE, synthesize
 from dunseg.registry import TRANSFORMS
 from dunseg.structures import DunSegDataSample
 from dunseg.utils.finite import check_finite_image
+
 from ..degradation_types import DEGRADATIONS_5TASK, degradation_label
 from .loading import decode_image_unchanged
 

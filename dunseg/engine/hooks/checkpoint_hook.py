@@ -7,6 +7,7 @@ from mmengine.hooks import CheckpointHook
 
 from dunseg.registry import HOOKS
 from dunseg.utils.interrupt import deferred_keyboard_interrupt
+
 from ..checkpoint import atomic_write_text
 
 

@@ -47,13 +47,17 @@ from mmengine.evaluator import BaseMetric
 from mmengine.logging import print_log
 
 from dunseg.registry import METRICS
+
 from .restoration_metric import psnr_ssim
 
 
 def _require_monai():
     try:
-        from monai.metrics import (compute_dice, compute_hausdorff_distance,
-                                   compute_iou)
+        from monai.metrics import (
+            compute_dice,
+            compute_hausdorff_distance,
+            compute_iou,
+        )
         from monai.networks.utils import one_hot
     except ImportError as err:
         raise ImportError(

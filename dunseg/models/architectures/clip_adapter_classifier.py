@@ -5,8 +5,10 @@ from typing import Dict, List, Optional, Sequence
 import torch
 import torch.nn.functional as F
 
-from dunseg.datasets.degradation_types import (DEGRADATION_PROMPTS,
-                                               DEGRADATIONS_5TASK)
+from dunseg.datasets.degradation_types import (
+    DEGRADATION_PROMPTS,
+    DEGRADATIONS_5TASK,
+)
 from dunseg.models.base_model import DunSegModel
 from dunseg.registry import MODELS
 from dunseg.structures import DunSegDataSample

@@ -19,6 +19,7 @@ from torch import nn
 from dunseg.models.base_model import DunSegModel
 from dunseg.registry import MODELS
 from dunseg.structures import DunSegDataSample
+
 from ..losses.segmentation_losses import MultiClassDiceLoss
 
 

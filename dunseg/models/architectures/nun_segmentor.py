@@ -8,6 +8,7 @@ from mmengine.structures import PixelData
 from dunseg.models.base_model import DunSegModel
 from dunseg.registry import MODELS
 from dunseg.structures import DunSegDataSample
+
 from ..unfolding.nun import prior_vector
 from .cod_segmentor import stack_gt_field
 

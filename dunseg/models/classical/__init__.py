@@ -1,7 +1,14 @@
-from .tophat import (BaseClassicalDetector, LocalContrastDetector,
-                     TopHatDetector, adaptive_contrast_score, grey_dilation,
-                     grey_erosion, max_normalized_mask,
-                     multiscale_patch_contrast, white_top_hat)
+from .tophat import (
+                     BaseClassicalDetector,
+                     LocalContrastDetector,
+                     TopHatDetector,
+                     adaptive_contrast_score,
+                     grey_dilation,
+                     grey_erosion,
+                     max_normalized_mask,
+                     multiscale_patch_contrast,
+                     white_top_hat,
+)
 
 __all__ = [
     'BaseClassicalDetector', 'TopHatDetector', 'LocalContrastDetector',

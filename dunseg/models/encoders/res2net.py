@@ -9,6 +9,7 @@ from torch import nn
 
 from dunseg.registry import MODELS
 from dunseg.utils.random_init import note_random_init
+
 from .pretrained import load_pretrained_encoder, require_pretrained_file
 
 

@@ -6,6 +6,7 @@ from mmengine.model import BaseModule
 
 from dunseg.registry import MODELS
 from dunseg.utils.random_init import note_random_init
+
 from .pretrained import load_pretrained_encoder, require_pretrained_file
 
 _IMAGENET_FILES = {

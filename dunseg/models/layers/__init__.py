@@ -1,9 +1,17 @@
 from .mamba import BiMamba, MambaLayer
 from .mmagic_proximal import MMagicProximal  # mmagic imported lazily
-from .restormer import (GDFN, MDTA, CrossMDTA, DepthwiseConv2d, Downsample,
+from .restormer import (
+                        GDFN,
+                        MDTA,
+                        CrossMDTA,
+                        DepthwiseConv2d,
+                        Downsample,
                         LayerNorm2d,
-                        OverlapPatchEmbed, RestormerBlocks, TransformerBlock,
-                        Upsample)
+                        OverlapPatchEmbed,
+                        RestormerBlocks,
+                        TransformerBlock,
+                        Upsample,
+)
 from .se_layer import SELayer
 from .selective_scan import SelectiveScan, selective_scan
 from .single_output_conv import SingleOutputConv2d

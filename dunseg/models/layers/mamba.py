@@ -48,6 +48,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from dunseg.registry import MODELS
+
 from .selective_scan import SelectiveScan
 
 FLATTEN_ORDERS = ('row', 'column')

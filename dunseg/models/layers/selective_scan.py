@@ -199,8 +199,7 @@ def mamba_ssm_available() -> bool:
     """
     global _mamba_ssm_warned
     try:
-        from mamba_ssm.ops.selective_scan_interface import \
-            selective_scan_fn  # noqa: F401
+        from mamba_ssm.ops.selective_scan_interface import selective_scan_fn  # noqa: F401
     except ModuleNotFoundError as error:
         if error.name == 'mamba_ssm':  # not installed
             return False

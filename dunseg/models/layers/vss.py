@@ -70,6 +70,7 @@ from mmcv.cnn.bricks import DropPath
 from torch import nn
 
 from dunseg.registry import MODELS
+
 from .mamba import dt_projection_init, s4d_real_A_log
 from .selective_scan import SelectiveScan
 

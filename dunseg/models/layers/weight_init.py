@@ -1,6 +1,9 @@
 """Weight initialisers beyond MMEngine's built-in ones."""
-from mmengine.model.weight_init import (BaseInit, _get_bases_name,
-                                        update_init_info)
+from mmengine.model.weight_init import (
+    BaseInit,
+    _get_bases_name,
+    update_init_info,
+)
 from torch import nn
 
 from dunseg.registry import WEIGHT_INITIALIZERS

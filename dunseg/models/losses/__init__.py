@@ -8,7 +8,10 @@ __all__ = ['SoftIoULoss', 'MSELoss', 'L1Loss', 'PSNRLoss', 'DACLIPLoss',
            'clip_contrastive_loss']
 __all__ += ['StructureLoss', 'DiceLoss', 'UncertaintyAwareLoss']
 __all__ += ['CrossStageConsistencyLoss']
-from .segmentation_losses import (CrossEntropyLoss, FocalLoss,  # noqa: E402
-                                  MultiClassDiceLoss)
+from .segmentation_losses import (  # noqa: E402
+           CrossEntropyLoss,
+           FocalLoss,
+           MultiClassDiceLoss,
+)
 
 __all__ += ['FocalLoss', 'CrossEntropyLoss', 'MultiClassDiceLoss']

@@ -52,9 +52,14 @@ from torch import nn
 
 from dunseg.registry import MODELS
 from dunseg.utils.random_init import note_random_init
+
 from .adapters import MLPAdapter
-from .clip_builder import (CLIPImagePreprocess, build_clip_model,
-                           build_clip_tokenizer, clip_image_size)
+from .clip_builder import (
+    CLIPImagePreprocess,
+    build_clip_model,
+    build_clip_tokenizer,
+    clip_image_size,
+)
 
 
 class CLIPPriorBase(BaseModule):

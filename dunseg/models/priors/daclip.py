@@ -62,6 +62,7 @@ from torch import nn
 
 from dunseg.registry import MODELS
 from dunseg.utils.random_init import clear_random_init, note_random_init
+
 from .clip_builder import build_clip_tokenizer
 from .clip_degradation_prior import CLIPPriorBase, _clip_embed_dim
 

@@ -36,6 +36,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from dunseg.registry import MODELS
+
 from .clip_degradation_prior import CLIPPriorBase, _clip_embed_dim
 
 #: Degradation prompts: the paper's primitives (App. D) and the k-space

@@ -1,12 +1,22 @@
 from .base import BaseSelector, check_candidates, gather_candidates
-from .iqa_selectors import (CombinedIQASelector, MUSIQSelector,
-                            NUNIQASelector, PyIQASelector, QAlignSelector,
-                            TOPIQSelector, normalise_scores)
-from .learned_quality import (DEFAULT_INPUT_AWARE_WEIGHTS,
-                              DEFAULT_QUALITY_WEIGHTS,
-                              InputAwareQualitySelector,
-                              LearnedQualitySelector, QualityFeatureNet,
-                              image_quality_features, pair_quality_features)
+from .iqa_selectors import (
+                            CombinedIQASelector,
+                            MUSIQSelector,
+                            NUNIQASelector,
+                            PyIQASelector,
+                            QAlignSelector,
+                            TOPIQSelector,
+                            normalise_scores,
+)
+from .learned_quality import (
+                            DEFAULT_INPUT_AWARE_WEIGHTS,
+                            DEFAULT_QUALITY_WEIGHTS,
+                            InputAwareQualitySelector,
+                            LearnedQualitySelector,
+                            QualityFeatureNet,
+                            image_quality_features,
+                            pair_quality_features,
+)
 from .simple_selectors import LastSelector, OracleSelector
 
 __all__ = [

@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from dunseg.registry import MODELS
+
 from .base import BaseSelector
 
 PYIQA_INSTALL_HINT = (

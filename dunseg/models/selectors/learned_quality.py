@@ -42,6 +42,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from dunseg.registry import MODELS
+
 from .base import BaseSelector
 
 DEFAULT_QUALITY_WEIGHTS = osp.join(

@@ -4,6 +4,7 @@ from typing import Optional
 import torch
 
 from dunseg.registry import MODELS
+
 from .base import BaseSelector
 from .quality_data import psnr
 

@@ -1,9 +1,9 @@
-from .vldun import VLDUN, VLDUNSegHead
-from .vlunet import VLUNet
-from .rpcanet import RPCANet, RPCANetPlus, RPCAUnfolding
 from .derun import DeRUN
 from .nun import NUN
+from .rpcanet import RPCANet, RPCANetPlus, RPCAUnfolding
 from .run import RUNUnfolding
+from .vldun import VLDUN, VLDUNSegHead
+from .vlunet import VLUNet
 
 __all__ = ['RPCAUnfolding', 'RPCANet', 'RPCANetPlus']
 __all__ += ['VLUNet']

@@ -74,10 +74,16 @@ from mmengine.model import BaseModule
 from torch import nn
 
 from dunseg.registry import MODELS
-from .run_blocks import (ContextModule, CrossLevelAggregation,
-                         GlobalPriorModule, IntraLevelAggregation,
-                         InvertibleCouplingUNet, ReverseEdgeUnit)
+
 from ..selectors.base import gather_candidates
+from .run_blocks import (
+    ContextModule,
+    CrossLevelAggregation,
+    GlobalPriorModule,
+    IntraLevelAggregation,
+    InvertibleCouplingUNet,
+    ReverseEdgeUnit,
+)
 
 State = Dict[str, torch.Tensor]
 

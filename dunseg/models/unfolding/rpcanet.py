@@ -46,6 +46,7 @@ from mmengine.model import BaseModule
 from torch import nn
 
 from dunseg.registry import MODELS
+
 from ..layers import SELayer, SingleOutputConv2d
 
 State = Dict[str, torch.Tensor]

@@ -108,10 +108,16 @@ from mmengine.model import BaseModule
 from torch import nn
 
 from dunseg.registry import MODELS
-from .run_blocks import (ContextModule, CrossLevelAggregation,
-                         GlobalPriorModule, IntraLevelAggregation,
-                         InvertibleCouplingUNet, LargeFieldCAB,
-                         ReverseEdgeUnit)
+
+from .run_blocks import (
+    ContextModule,
+    CrossLevelAggregation,
+    GlobalPriorModule,
+    IntraLevelAggregation,
+    InvertibleCouplingUNet,
+    LargeFieldCAB,
+    ReverseEdgeUnit,
+)
 
 State = Dict[str, torch.Tensor]
 

@@ -91,9 +91,15 @@ from mmengine.model import BaseModule
 from torch import nn
 
 from dunseg.registry import MODELS
+
 from ..layers.mamba import BiMamba
-from ..layers.restormer import (GDFN, Downsample, LayerNorm2d,
-                                OverlapPatchEmbed, Upsample)
+from ..layers.restormer import (
+    GDFN,
+    Downsample,
+    LayerNorm2d,
+    OverlapPatchEmbed,
+    Upsample,
+)
 
 State = Dict[str, torch.Tensor]
 

@@ -64,8 +64,15 @@ from mmengine.model import BaseModule
 from torch import nn
 
 from dunseg.registry import MODELS
-from ..layers.restormer import (MDTA, CrossMDTA, Downsample,
-                                OverlapPatchEmbed, RestormerBlocks, Upsample)
+
+from ..layers.restormer import (
+    MDTA,
+    CrossMDTA,
+    Downsample,
+    OverlapPatchEmbed,
+    RestormerBlocks,
+    Upsample,
+)
 
 State = Dict[str, torch.Tensor]
 

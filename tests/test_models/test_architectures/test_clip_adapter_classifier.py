@@ -6,7 +6,9 @@ pytest.importorskip(
     "open_clip_torch>=2.24,<4')")
 
 from dunseg.datasets.degradation_types import (  # noqa: E402
-    DEGRADATION_PROMPTS, DEGRADATIONS_3TASK)
+    DEGRADATION_PROMPTS,
+    DEGRADATIONS_3TASK,
+)
 from dunseg.evaluation import DegradationRecognitionMetric  # noqa: E402
 from dunseg.registry import MODELS  # noqa: E402
 from dunseg.structures import DunSegDataSample  # noqa: E402

@@ -7,6 +7,7 @@ import torch
 
 from dunseg.registry import METRICS, MODELS
 from dunseg.utils import register_all_modules
+
 from .test_joint_restorer_segmentor import phantom_batch
 
 TINY_CLIP = dict(

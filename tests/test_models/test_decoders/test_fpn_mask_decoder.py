@@ -31,6 +31,7 @@ def test_one_mask_at_the_input_size_from_every_level():
 @pytest.mark.slow
 def test_trains_to_a_fixed_batch_with_the_cod_losses():
     from mmengine.structures import PixelData
+
     from dunseg.structures import DunSegDataSample
     torch.manual_seed(0)
     model = _encdec()

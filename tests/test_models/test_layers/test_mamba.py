@@ -5,6 +5,7 @@ import torch.nn.functional as F
 from dunseg.models.layers import BiMamba, MambaLayer
 from dunseg.registry import MODELS
 from dunseg.utils.complexity import module_complexity
+
 from .test_selective_scan import recurrence
 
 

@@ -10,8 +10,10 @@ import sys
 import pytest
 import torch
 
-from dunseg.models.layers.mmagic_proximal import (MMagicProximal,
-                                                  import_mmagic_models)
+from dunseg.models.layers.mmagic_proximal import (
+    MMagicProximal,
+    import_mmagic_models,
+)
 from dunseg.registry import MODELS
 
 SKIP_REASON = ('optional mmagic extra not installed: pip install --no-deps '

@@ -2,9 +2,17 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from dunseg.models.layers import (GDFN, MDTA, CrossMDTA, Downsample,
-                                  LayerNorm2d, OverlapPatchEmbed,
-                                  RestormerBlocks, TransformerBlock, Upsample)
+from dunseg.models.layers import (
+    GDFN,
+    MDTA,
+    CrossMDTA,
+    Downsample,
+    LayerNorm2d,
+    OverlapPatchEmbed,
+    RestormerBlocks,
+    TransformerBlock,
+    Upsample,
+)
 from dunseg.registry import MODELS
 
 

@@ -10,8 +10,10 @@ import warnings
 import pytest
 import torch
 
-from dunseg.models.layers.selective_scan import (mamba_ssm_available,
-                                                 resolve_backend)
+from dunseg.models.layers.selective_scan import (
+    mamba_ssm_available,
+    resolve_backend,
+)
 
 # the module (dunseg.models.layers.selective_scan is also the function's name)
 scan_module = importlib.import_module('dunseg.models.layers.selective_scan')

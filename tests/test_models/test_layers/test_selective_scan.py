@@ -5,10 +5,13 @@ import torch
 import torch.nn.functional as F
 
 from dunseg.models.layers import SelectiveScan, selective_scan
-from dunseg.models.layers.selective_scan import (linear_scan, load_cpu_kernel,
-                                                 mamba_ssm_available,
-                                                 resolve_backend,
-                                                 selective_scan_macs)
+from dunseg.models.layers.selective_scan import (
+    linear_scan,
+    load_cpu_kernel,
+    mamba_ssm_available,
+    resolve_backend,
+    selective_scan_macs,
+)
 
 
 def _runnable_backends():

@@ -8,6 +8,7 @@ from dunseg.models.layers import CAB, SS2D, VSSBlock
 from dunseg.models.layers.selective_scan import selective_scan_macs
 from dunseg.registry import MODELS
 from dunseg.utils.complexity import module_complexity
+
 from .test_selective_scan import recurrence
 
 

@@ -4,8 +4,11 @@ import math
 import pytest
 import torch
 
-from dunseg.models.losses import (CrossEntropyLoss, FocalLoss,
-                                  MultiClassDiceLoss)
+from dunseg.models.losses import (
+    CrossEntropyLoss,
+    FocalLoss,
+    MultiClassDiceLoss,
+)
 from dunseg.registry import MODELS
 
 

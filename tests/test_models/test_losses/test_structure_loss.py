@@ -5,8 +5,7 @@ import torch
 import torch.nn.functional as F
 from mmengine.logging import MessageHub
 
-from dunseg.models.losses import (DiceLoss, StructureLoss,
-                                  UncertaintyAwareLoss)
+from dunseg.models.losses import DiceLoss, StructureLoss, UncertaintyAwareLoss
 from dunseg.models.losses.structure_loss import box_mean
 
 

@@ -10,12 +10,14 @@ open_clip = pytest.importorskip(
     'open_clip', reason="CLIP priors need open_clip_torch ('pip install "
     "open_clip_torch>=2.24,<4')")
 
-from dunseg.models.priors import (CLIPDegradationPrior,  # noqa: E402
-                                  CLIPImagePreprocess, MLPAdapter,
-                                  build_clip_model,
-                                  convert_vlunet_clip_state_dict)
-from dunseg.models.priors.clip_builder import (OPENAI_CLIP_MEAN,  # noqa: E402
-                                               OPENAI_CLIP_STD)
+from dunseg.models.priors import (  # noqa: E402
+    CLIPDegradationPrior,
+    CLIPImagePreprocess,
+    MLPAdapter,
+    build_clip_model,
+    convert_vlunet_clip_state_dict,
+)
+from dunseg.models.priors.clip_builder import OPENAI_CLIP_MEAN, OPENAI_CLIP_STD  # noqa: E402
 from dunseg.registry import MODELS  # noqa: E402
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.dirname(

@@ -3,15 +3,25 @@ import sys
 import pytest
 import torch
 
-from dunseg.models.selectors import (BaseSelector, CombinedIQASelector,
-                                     LastSelector, LearnedQualitySelector,
-                                     NUNIQASelector, OracleSelector,
-                                     QAlignSelector, TOPIQSelector,
-                                     gather_candidates, normalise_scores)
-from dunseg.models.selectors.quality_data import (candidate_ladder, psnr,
-                                                  ranking_report,
-                                                  synthetic_cod_pairs,
-                                                  synthetic_pairs)
+from dunseg.models.selectors import (
+    BaseSelector,
+    CombinedIQASelector,
+    LastSelector,
+    LearnedQualitySelector,
+    NUNIQASelector,
+    OracleSelector,
+    QAlignSelector,
+    TOPIQSelector,
+    gather_candidates,
+    normalise_scores,
+)
+from dunseg.models.selectors.quality_data import (
+    candidate_ladder,
+    psnr,
+    ranking_report,
+    synthetic_cod_pairs,
+    synthetic_pairs,
+)
 from dunseg.registry import MODELS
 
 
@@ -213,9 +223,11 @@ def test_fitting_script_writes_loadable_weights(tmp_path):
 def test_input_aware_selector_contract(tmp_path):
     """InputAwareQualitySelector scores candidates beside the degraded
     input; without it, or from a no-reference weight file, it says so."""
-    from dunseg.models.selectors import (InputAwareQualitySelector,
-                                         QualityFeatureNet,
-                                         pair_quality_features)
+    from dunseg.models.selectors import (
+        InputAwareQualitySelector,
+        QualityFeatureNet,
+        pair_quality_features,
+    )
     from dunseg.models.selectors.learned_quality import NUM_PAIR_FEATURES
     torch.manual_seed(0)
     net = QualityFeatureNet(hidden=8, members=2,
@@ -255,8 +267,10 @@ def test_input_aware_selector_contract(tmp_path):
 
 
 def test_tone_shift_moves_colour_and_keeps_structure():
-    from dunseg.models.selectors.quality_data import (random_restorations,
-                                                      tone_shift)
+    from dunseg.models.selectors.quality_data import (
+        random_restorations,
+        tone_shift,
+    )
     torch.manual_seed(0)
     clean = torch.rand(8, 3, 16, 16) * 0.6 + 0.2
     degraded = (clean + 0.1 * torch.randn_like(clean)).clamp(0, 1)

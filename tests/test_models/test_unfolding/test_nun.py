@@ -2,10 +2,13 @@
 import pytest
 import torch
 
-from dunseg.models.selectors import LastSelector, OracleSelector
-from dunseg.models.unfolding.nun import (NUN, background_gradient_step,
-                                         mask_gradient_step)
 from dunseg.models.encoders import ResNetEncoder
+from dunseg.models.selectors import LastSelector, OracleSelector
+from dunseg.models.unfolding.nun import (
+    NUN,
+    background_gradient_step,
+    mask_gradient_step,
+)
 
 
 def test_sodun_gradient_steps():
@@ -139,6 +142,7 @@ def test_nun_r50_macs_at_352_match_the_paper():
     from dunseg.registry import MODELS
     from dunseg.utils import register_all_modules
     from dunseg.utils.complexity import module_complexity
+
     from ...conftest import REPO_ROOT
     register_all_modules()
     cfg = Config.fromfile(

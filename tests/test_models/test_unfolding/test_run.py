@@ -3,9 +3,12 @@ import pytest
 import torch
 
 from dunseg.models.encoders import ResNetEncoder
-from dunseg.models.unfolding.run import (ResidualSparsityStep, RUNUnfolding,
-                                         certainty_weight,
-                                         push_confident_to_extremes)
+from dunseg.models.unfolding.run import (
+    ResidualSparsityStep,
+    RUNUnfolding,
+    certainty_weight,
+    push_confident_to_extremes,
+)
 
 # The pure-PyTorch scan: no C++ kernel build inside the tests.
 TINY_VSS = dict(type='VSSBlock', d_state=4, expand=1.0, d_conv=3,

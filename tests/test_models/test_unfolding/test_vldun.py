@@ -3,10 +3,12 @@ import pytest
 import torch
 
 from dunseg.models.unfolding import VLDUN, VLDUNSegHead, VLUNet
-from dunseg.models.unfolding.vldun import (AttentionMambaGDM,
-                                           FrequencyAwareBlock,
-                                           PriorCrossAttention,
-                                           centre_crop_kspace_mask)
+from dunseg.models.unfolding.vldun import (
+    AttentionMambaGDM,
+    FrequencyAwareBlock,
+    PriorCrossAttention,
+    centre_crop_kspace_mask,
+)
 from dunseg.physics import KSpaceMask, cartesian_mask
 from dunseg.utils.complexity import count_macs
 

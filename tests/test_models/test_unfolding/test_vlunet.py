@@ -211,6 +211,7 @@ def test_configs_for_official_weights_build_the_official_network(config):
     from mmengine.config import Config
 
     from dunseg.registry import MODELS
+
     from ...conftest import REPO_ROOT
     cfg = Config.fromfile(osp.join(REPO_ROOT, config))
     torch.manual_seed(0)

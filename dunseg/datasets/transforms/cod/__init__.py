@@ -18,18 +18,37 @@ Modules: :mod:`.loading` (files, edge maps from masks), :mod:`.augmentation`
 :mod:`.formatting` (packing) and :mod:`.common` (shared keys and checks,
 :func:`mask_boundary`).
 """
-from .augmentation import (CODColorEnhance, CODRandomCrop, CODRandomFlip,
-                           CODRandomPepper, CODRandomRotate, ResizeCOD,
-                           enhance_colour)
+from .augmentation import (
+                           CODColorEnhance,
+                           CODRandomCrop,
+                           CODRandomFlip,
+                           CODRandomPepper,
+                           CODRandomRotate,
+                           ResizeCOD,
+                           enhance_colour,
+)
 from .common import COD_IMAGE_KEYS, COD_MAP_KEYS, mask_boundary
-from .degradation import (DEGRADATION_KINDS, DEGRADATION_LEVELS,
-                          DEGRADE_FUNCTIONS, HAZE_LEVELS, LOWLIGHT_LEVELS,
-                          LOWRES_LEVELS, CODDegrade, degradation_seed,
-                          degrade_cod_image, degrade_combined, degrade_haze,
-                          degrade_lowlight, degrade_lowres)
+from .degradation import (
+                           DEGRADATION_KINDS,
+                           DEGRADATION_LEVELS,
+                           DEGRADE_FUNCTIONS,
+                           HAZE_LEVELS,
+                           LOWLIGHT_LEVELS,
+                           LOWRES_LEVELS,
+                           CODDegrade,
+                           degradation_seed,
+                           degrade_cod_image,
+                           degrade_combined,
+                           degrade_haze,
+                           degrade_lowlight,
+                           degrade_lowres,
+)
 from .formatting import COD_META_KEYS, PackCODInputs
-from .loading import (GenerateEdgeFromMask, LoadCODAnnotations,
-                      LoadCODImageFromFile)
+from .loading import (
+                           GenerateEdgeFromMask,
+                           LoadCODAnnotations,
+                           LoadCODImageFromFile,
+)
 
 __all__ = [
     'LoadCODImageFromFile', 'LoadCODAnnotations', 'GenerateEdgeFromMask',

@@ -22,8 +22,14 @@ import numpy as np
 from mmcv.transforms import BaseTransform
 
 from dunseg.registry import TRANSFORMS
-from .common import (COD_IMAGE_KEYS, COD_MAP_KEYS, _check_same_size, _name,
-                     _present_keys)
+
+from .common import (
+    COD_IMAGE_KEYS,
+    COD_MAP_KEYS,
+    _check_same_size,
+    _name,
+    _present_keys,
+)
 
 
 @TRANSFORMS.register_module()

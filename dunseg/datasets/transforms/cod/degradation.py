@@ -6,9 +6,14 @@ from typing import Optional, Sequence, Union
 import numpy as np
 from mmcv.transforms import BaseTransform
 
-from dunseg.physics.synthesizers import (add_haze, low_light,
-                                         practical_lowres, smooth_depth_map)
+from dunseg.physics.synthesizers import (
+    add_haze,
+    low_light,
+    practical_lowres,
+    smooth_depth_map,
+)
 from dunseg.registry import TRANSFORMS
+
 from .common import _name
 
 DEGRADATION_KINDS = ('lowlight', 'haze', 'lowres', 'combined')

@@ -9,6 +9,7 @@ from mmengine.structures import PixelData
 from dunseg.registry import TRANSFORMS
 from dunseg.structures import DunSegDataSample
 from dunseg.utils.finite import check_finite_image
+
 from .common import _name
 
 COD_META_KEYS = ('img_path', 'seg_map_path', 'edge_path', 'ori_shape',

@@ -5,8 +5,12 @@ import numpy as np
 from mmcv.transforms import BaseTransform
 
 from dunseg.registry import TRANSFORMS
-from ..loading import (LoadISTDAnnotations, LoadISTDImageFromFile,
-                       decode_image_unchanged)
+
+from ..loading import (
+    LoadISTDAnnotations,
+    LoadISTDImageFromFile,
+    decode_image_unchanged,
+)
 from .common import _name, mask_boundary
 
 
