@@ -34,7 +34,8 @@ setup(
     extras_require={
         'tests': read_requirements('requirements/tests.txt'),
         'clip': read_requirements('requirements/clip.txt'),
-        # then: pip install --no-deps pysodmetrics==1.6.2 (requirements/cod.txt)
+        # then: pip install --no-deps pysodmetrics==1.6.2
+        # (requirements/cod.txt)
         'cod': read_requirements('requirements/cod.txt'),
         'medical': read_requirements('requirements/medical.txt'),
         'iqa': read_requirements('requirements/iqa.txt'),

@@ -1,4 +1,5 @@
-"""dunseg: deep unfolding networks for degraded-image restoration and segmentation."""
+"""dunseg: deep unfolding networks for degraded-image restoration and
+segmentation."""
 from .utils.mmcv_compat import install_mmcv_ops_compat
 from .version import __version__
 

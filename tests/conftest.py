@@ -48,13 +48,15 @@ def format_tiny_config(template: str) -> str:
 
 
 TINY_CONFIG = """
-_base_ = ['{root}/configs/rpcanet/rpcanet-plus_k6b4_0.5k_synthetic-sirst-128x128.py']
+_base_ = ['{root}/configs/rpcanet/'
+          'rpcanet-plus_k6b4_0.5k_synthetic-sirst-128x128.py']
 model = dict(backbone=dict(num_stages=2))
 train_dataloader = dict(
     batch_size=2, num_workers=0, persistent_workers=False,
     sampler=dict(type='DefaultSampler', shuffle=True, seed=0),
     dataset=dict(num_samples=16, img_size=(32, 32),
-                 target_size_range=(1, 5), pipeline=[dict(type='PackISTDInputs')]))
+                 target_size_range=(1, 5),
+                 pipeline=[dict(type='PackISTDInputs')]))
 val_dataloader = dict(
     num_workers=0, persistent_workers=False,
     dataset=dict(num_samples=6, img_size=(32, 32), target_size_range=(1, 5)))

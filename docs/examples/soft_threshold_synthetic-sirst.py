@@ -2,7 +2,9 @@
 # with the example package on PYTHONPATH:
 #   PYTHONPATH=docs/examples python tools/train.py \
 #       docs/examples/soft_threshold_synthetic-sirst.py
-_base_ = ['../../configs/rpcanet/rpcanet-plus_k6b4_0.5k_synthetic-sirst-128x128.py']
+_base_ = [
+    '../../configs/rpcanet/rpcanet-plus_k6b4_0.5k_synthetic-sirst-128x128.py'
+]
 custom_imports = dict(
     imports=['my_dun_ext.soft_threshold_stage'], allow_failed_imports=False)
 model = dict(

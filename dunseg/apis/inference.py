@@ -1,4 +1,5 @@
-"""Build a model from a config and run it on images (demo, notebooks, tests)."""
+"""Build a model from a config and run it on images (demo, notebooks,
+tests)."""
 from pathlib import Path
 from typing import List, Optional, Sequence, Union
 

@@ -64,7 +64,8 @@ DATA_SOURCES = {
             'or the SINet-V2 TestDataset archive',
 }
 NO_DATA_HINT = (
-    'No data needed to try dunseg: configs/nun/nun_tiny_1k_synthetic-cod-degraded-64x64.py, '
+    'No data needed to try dunseg: '
+    'configs/nun/nun_tiny_1k_synthetic-cod-degraded-64x64.py, '
     'configs/run/run_tiny_1.4k_synthetic-cod-64x64.py and '
     'configs/_base_/datasets/synthetic_cod.py use the embedded, '
     'procedurally generated SyntheticCODDataset.')

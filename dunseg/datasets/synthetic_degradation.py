@@ -27,8 +27,8 @@ Hubble deep field (mean 0.08) and the dark rocket (0.26) read as low
 light, the pale immunohistochemistry slide (0.63) and the scanned book
 page (0.67) as haze. Colourised, the page was still the one source the
 tuned tiny CLIP misread (75 % of its crops recognised, 89-100 % for every
-other photograph), and a blurred page taken for haze lost 9.7 dB. The real training sets (BSD400, WED, RESIDE, GoPro, LOL)
-are colour photographs too.
+other photograph), and a blurred page taken for haze lost 9.7 dB. The real
+training sets (BSD400, WED, RESIDE, GoPro, LOL) are colour photographs too.
 
 Blur is applied to the scene around a crop, not to the crop alone: the
 clean crop is drawn larger by the kernel radius, blurred, and both images

@@ -187,7 +187,8 @@ _PERIODIC_CHECKPOINT = re.compile(r'^(iter|epoch)_(\d+)\.pth$')
 
 
 def periodic_checkpoints(directory: str) -> List[str]:
-    """``iter_N.pth`` / ``epoch_N.pth`` files in ``directory``, newest first."""
+    """``iter_N.pth`` / ``epoch_N.pth`` files in ``directory``, newest
+    first."""
     if not osp.isdir(directory):
         return []
     found = []

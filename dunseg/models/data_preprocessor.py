@@ -23,7 +23,8 @@ class DunSegDataPreprocessor(BaseDataPreprocessor):
             with another count raises an error naming the image.
         size_divisor (int, optional): Pad H and W up to a multiple of this
             (bottom/right, with ``pad_val``); in training, ground-truth masks
-            are padded with background. Samples get ``pad_shape`` in their metainfo.
+            are padded with background. Samples get ``pad_shape`` in their
+            metainfo.
         pad_val (float): Value of padded image pixels.
         channels_last (bool): Return the batch in channels-last memory
             format (faster convolutions on CPU; pair with a channels-last
@@ -82,7 +83,8 @@ class DunSegDataPreprocessor(BaseDataPreprocessor):
             h = max(img.shape[-2] for img in inputs)
             w = max(img.shape[-1] for img in inputs)
             batch = torch.stack([
-                F.pad(img.float(), (0, w - img.shape[-1], 0, h - img.shape[-2]),
+                F.pad(img.float(),
+                      (0, w - img.shape[-1], 0, h - img.shape[-2]),
                       value=self.pad_val) for img in inputs
             ])
         if self.normalize:

@@ -34,7 +34,8 @@ class DunSegDataSample(BaseDataElement):
       clean and restored images for restoration tasks.
     - ``stage_states`` (dict of name -> tensor of shape (K, C, H, W)): every
       unfolding stage's state, filled when the model is asked for it
-      (``model.return_stages = True`` or ``test_cfg=dict(return_stages=True)``).
+      (``model.return_stages = True`` or
+      ``test_cfg=dict(return_stages=True)``).
 
     Meta fields (set by the datasets and transforms): ``img_path``,
     ``seg_map_path``, ``ori_shape``, ``img_shape``, ``flip`` ...

@@ -50,7 +50,8 @@ def test_medical_inference_does_not_degrade_the_input_again(tmp_path):
     from dunseg.apis.inference import _inference_pipeline
 
     from ..conftest import REPO_ROOT
-    config = f'{REPO_ROOT}/configs/vldun/vldun_tiny_0.6k_synthetic-phantom-64x64.py'
+    config = (f'{REPO_ROOT}/configs/vldun/'
+              'vldun_tiny_0.6k_synthetic-phantom-64x64.py')
     from mmengine.config import Config
     cfg = Config.fromfile(config)
     assert [t['type'] for t in cfg.test_dataloader.dataset.pipeline] == [

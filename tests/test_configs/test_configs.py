@@ -1,4 +1,5 @@
-"""Every shipped config parses, passes ``check_config`` and builds its model."""
+"""Every shipped config parses, passes ``check_config`` and builds its
+model."""
 import glob
 import os.path as osp
 import re

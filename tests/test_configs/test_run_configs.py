@@ -43,10 +43,13 @@ def test_official_recipe_settings():
 
 
 @pytest.mark.parametrize('name', [
-    'nun_tiny_1k_synthetic-cod-degraded-64x64.py', 'nun-wo-csc_tiny_1k_synthetic-cod-degraded-64x64.py',
-    'nun-implicit_tiny_1k_synthetic-cod-degraded-64x64.py', 'nun-last_tiny_1k_synthetic-cod-degraded-64x64.py',
+    'nun_tiny_1k_synthetic-cod-degraded-64x64.py',
+    'nun-wo-csc_tiny_1k_synthetic-cod-degraded-64x64.py',
+    'nun-implicit_tiny_1k_synthetic-cod-degraded-64x64.py',
+    'nun-last_tiny_1k_synthetic-cod-degraded-64x64.py',
     'nun-paperloss_tiny_1k_synthetic-cod-degraded-64x64.py',
-    'nun-paperloss-ual_tiny_1k_synthetic-cod-degraded-64x64.py', 'nun-rec1_tiny_1k_synthetic-cod-degraded-64x64.py',
+    'nun-paperloss-ual_tiny_1k_synthetic-cod-degraded-64x64.py',
+    'nun-rec1_tiny_1k_synthetic-cod-degraded-64x64.py',
     'nun-psnrloss_tiny_1k_synthetic-cod-degraded-64x64.py',
     'nun-input-aware_tiny_1k_synthetic-cod-degraded-64x64.py'
 ])
@@ -54,7 +57,8 @@ def test_nun_tiny_configs_train_with_the_run_tiny_degraded_recipe(name):
     """NUN's central claim compares NUN-tiny with RUN-tiny on the same data,
     schedule and test splits; a schedule change in one must reach both."""
     run = Config.fromfile(
-        osp.join(ROOT, 'configs', 'run', 'run_tiny_1k_synthetic-cod-degraded-64x64.py'))
+        osp.join(ROOT, 'configs', 'run',
+                 'run_tiny_1k_synthetic-cod-degraded-64x64.py'))
     nun = Config.fromfile(osp.join(ROOT, 'configs', 'nun', name))
     for key in ('train_cfg', 'param_scheduler', 'optim_wrapper',
                 'custom_hooks', 'randomness', 'test_dataloader'):

@@ -17,8 +17,10 @@ from ..conftest import REPO_ROOT
 VLDUN_TINY = 'configs/vldun/vldun_tiny_0.6k_synthetic-phantom-64x64.py'
 WO_FD = 'configs/vldun/vldun-wo-fd_tiny_0.6k_synthetic-phantom-64x64.py'
 WO_CLIP = 'configs/vldun/vldun-wo-clip_tiny_0.6k_synthetic-phantom-64x64.py'
-WO_SEGHEAD = 'configs/vldun/vldun-wo-seghead_tiny_0.6k_synthetic-phantom-64x64.py'
-WO_RECHEAD = 'configs/vldun/vldun-wo-rechead_tiny_0.6k_synthetic-phantom-64x64.py'
+WO_SEGHEAD = ('configs/vldun/'
+              'vldun-wo-seghead_tiny_0.6k_synthetic-phantom-64x64.py')
+WO_RECHEAD = ('configs/vldun/'
+              'vldun-wo-rechead_tiny_0.6k_synthetic-phantom-64x64.py')
 KNOWN_OPERATOR = ('configs/vldun/'
                   'vldun-known-op_tiny_0.6k_synthetic-phantom-64x64.py')
 KNOWN_OPERATOR_WO_SEGHEAD = (
@@ -223,7 +225,8 @@ def test_one_training_and_test_step_on_tiny_slices(config,
     assert ('PSNR' in scores) == (config != UNET)
 
 
-UNET_FULLY_SAMPLED = 'configs/unet/unet_tiny_0.6k_synthetic-phantom-fullysampled-64x64.py'
+UNET_FULLY_SAMPLED = (
+    'configs/unet/unet_tiny_0.6k_synthetic-phantom-fullysampled-64x64.py')
 
 
 def test_fully_sampled_upper_bound_differs_from_the_unet_only_in_its_input():

@@ -121,7 +121,8 @@ def test_missing_folder_names_path_source_and_synthetic(tmp_path):
     assert str(tmp_path / 'TestDataset' / 'COD10K') in msg
     assert 'Imgs/' in msg and 'GT/' in msg
     assert 'github.com/DengPingFan/SINet' in msg
-    assert 'run_tiny_1.4k_synthetic-cod-64x64.py' in msg and 'SyntheticCOD' in msg
+    assert ('run_tiny_1.4k_synthetic-cod-64x64.py' in msg
+            and 'SyntheticCOD' in msg)
 
     os.makedirs(tmp_path / 'NC4K' / 'Imgs')
     with pytest.raises(FileNotFoundError, match=r'mask folder not found.*GT'):

@@ -205,8 +205,9 @@ def test_resume_falls_back_to_newest_loadable_checkpoint(tmp_path):
 def test_stale_temp_files_of_dead_processes_are_removed(tmp_path):
     import subprocess
     import sys
-    dead = subprocess.run([sys.executable, '-c', 'import os; print(os.getpid())'],
-                          capture_output=True, text=True)
+    dead = subprocess.run(
+        [sys.executable, '-c', 'import os; print(os.getpid())'],
+        capture_output=True, text=True)
     dead_pid = int(dead.stdout)
     stale = tmp_path / f'.iter_4.pth.tmp-{dead_pid}'
     live = tmp_path / f'.iter_6.pth.tmp-{os.getpid()}'

@@ -86,7 +86,8 @@ def test_a_learned_model_is_not_tested_without_a_checkpoint(tmp_path):
 
 def test_a_parameter_free_model_needs_no_checkpoint(tmp_path):
     cfg = Config.fromfile(osp.join(
-        REPO_ROOT, 'configs/baselines/tophat_disk5_notrain_synthetic-sirst-128x128.py'))
+        REPO_ROOT, ('configs/baselines/'
+                    'tophat_disk5_notrain_synthetic-sirst-128x128.py')))
     cfg.work_dir = str(tmp_path)
     cfg.test_dataloader.dataset.update(num_samples=2, img_size=(32, 32))
     metrics = RUNNERS.build(cfg).test()

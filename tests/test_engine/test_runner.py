@@ -30,7 +30,8 @@ class CrashAfterIterHook(Hook):
     def after_train_iter(self, runner, batch_idx, data_batch=None,
                          outputs=None) -> None:
         if runner.iter + 1 == self.crash_iter:
-            raise SimulatedCrash(f'simulated kill after iter {runner.iter + 1}')
+            raise SimulatedCrash(
+                f'simulated kill after iter {runner.iter + 1}')
 
 
 @HOOKS.register_module(force=True)

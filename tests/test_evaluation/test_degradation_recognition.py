@@ -11,9 +11,9 @@ CLASSES = ('denoise_15', 'dehaze', 'derain')
 
 def _samples(labels, preds):
     return [
-        dict(degradation_label=l, pred_label=torch.tensor(p),
+        dict(degradation_label=label, pred_label=torch.tensor(p),
              img_path=f'{i}.png')
-        for i, (l, p) in enumerate(zip(labels, preds))
+        for i, (label, p) in enumerate(zip(labels, preds))
     ]
 
 

@@ -1,4 +1,5 @@
-"""The worked example of docs/add_component.md: a user stage via custom_imports."""
+"""The worked example of docs/add_component.md: a user stage via
+custom_imports."""
 import glob
 import json
 import os
@@ -46,4 +47,5 @@ def test_user_stage_loaded_through_custom_imports_trains(tmp_path):
     scalars = glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json'))
     losses = [json.loads(line)['loss'] for line in open(scalars[0])
               if '"loss"' in line]
-    assert len(losses) == 3 and all(l == l for l in losses)  # finite, no NaN
+    # finite, no NaN
+    assert len(losses) == 3 and all(loss == loss for loss in losses)

@@ -13,7 +13,8 @@ from .test_nun_end_to_end import TINY_NUN
 pytestmark = pytest.mark.slow
 
 TINY_DACLIP = """
-_base_ = ['{root}/configs/daclip/daclip_tiny_6e_synthetic-degradation-64x64.py']
+_base_ = ['{root}/configs/daclip/'
+          'daclip_tiny_6e_synthetic-degradation-64x64.py']
 img_size = 32
 {tiny_clip}
 model = dict(prior=dict(clip_model=tiny_clip, input_size=img_size))

@@ -19,7 +19,8 @@ TINY_RUN_DEGRADED = TINY_RUN.replace(
 custom_hooks = [dict(type='CleanWarmupHook', clean_iters=1)]
 """
 TINY_FPN = """
-_base_ = ['{root}/configs/sem_fpn/fpn_tiny_1.4k_synthetic-cod-degraded-64x64.py']
+_base_ = ['{root}/configs/sem_fpn/'
+          'fpn_tiny_1.4k_synthetic-cod-degraded-64x64.py']
 model = dict(encoder=dict(base_channels=8), backbone=dict(channels=16),
              uncertainty_loss=dict(ramp_iters=2))
 {tiny_cod_data}

@@ -14,7 +14,8 @@ from .test_vldun_end_to_end import TINY_VLDUN
 pytestmark = pytest.mark.slow
 
 TINY_PRIOR = """
-_base_ = ['{root}/configs/vldun/clip-dual-prior_tiny_0.5k_synthetic-phantom-64x64.py']
+_base_ = ['{root}/configs/vldun/'
+          'clip-dual-prior_tiny_0.5k_synthetic-phantom-64x64.py']
 img_size = 32
 {tiny_clip}
 model = dict(

@@ -76,7 +76,8 @@ def test_first_command_without_cod10k_names_the_layout(tmp_path):
     assert proc.returncode != 0
     assert f'{tmp_path}/TrainDataset' in proc.stderr
     assert 'Imgs/' in proc.stderr and 'SINet-V2' in proc.stderr
-    assert 'configs/nun/nun_tiny_1k_synthetic-cod-degraded-64x64.py' in proc.stderr
+    assert ('configs/nun/nun_tiny_1k_synthetic-cod-degraded-64x64.py'
+            in proc.stderr)
     assert 'Traceback' not in proc.stderr
 
 

@@ -105,7 +105,8 @@ def test_clear_errors(tmp_path):
     assert 'did you mean "train_dataloader"' in proc.stderr
 
     config = write_tiny_config(
-        tmp_path, extra="\nmodel = dict(backbone=dict(type='RPCANetPlusPlus'))\n")
+        tmp_path,
+        extra="\nmodel = dict(backbone=dict(type='RPCANetPlusPlus'))\n")
     proc = run('tools/train.py', config, '--work-dir', str(tmp_path / 'w'),
                check=False)
     assert 'RPCANetPlusPlus is not in the' in proc.stderr

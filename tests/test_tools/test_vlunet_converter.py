@@ -131,7 +131,8 @@ def test_full_training_checkpoint_loads_strictly_into_the_restorer_config():
     from dunseg.utils import register_all_modules
     register_all_modules()
     cfg = Config.fromfile(osp.join(
-        ROOT, 'configs', 'vlunet', 'vlunet_de7_200e_allinone-5task-128x128.py'))
+        ROOT, 'configs', 'vlunet',
+        'vlunet_de7_200e_allinone-5task-128x128.py'))
     model = MODELS.build(cfg.model)
     manifest = _manifest('vlunet_de7_lightning.json')
     # the checkpoint stores the one shared CLIP twice (image and text side)

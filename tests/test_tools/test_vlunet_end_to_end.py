@@ -17,7 +17,8 @@ from .test_train_test_demo import latest_metrics, run
 pytestmark = pytest.mark.slow
 
 TINY_VLUNET = """
-_base_ = ['{root}/configs/vlunet/vlunet_tiny_5k_synthetic-degradation-64x64.py']
+_base_ = ['{root}/configs/vlunet/'
+          'vlunet_tiny_5k_synthetic-degradation-64x64.py']
 img_size = 32
 {tiny_clip}
 # The official y-downsampling leaves down1_2_i without gradients: DDP then

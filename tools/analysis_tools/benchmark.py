@@ -98,7 +98,8 @@ def print_report(config: str, report: dict) -> None:
           'thread(s)')
     environment = report['environment'] or 'no allocator/threading variables'
     print(f'Env:      {environment}')
-    print(f'Heap:     {"kept (mallopt)" if report.get("keep_heap") else "glibc default"}')
+    heap = 'kept (mallopt)' if report.get('keep_heap') else 'glibc default'
+    print(f'Heap:     {heap}')
     if report.get('fuse_conv_bn'):
         print('Fused:    BatchNorm folded into convolutions for inference')
     print(f'Params:   {report["params"]:,}')

@@ -30,7 +30,8 @@ import os
 import os.path as osp
 import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+sys.path.insert(
+    0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 from dunseg.evaluation.metrics.cod_metric import (  # noqa: E402
     COD_METRIC_KEYS,

@@ -142,7 +142,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         split_root = osp.join(args.out_dir, SPLIT_DIRS[split])
         print(
             f'{split_root}: {num} images + masks of H x W = '
-            f'{size[0]} x {size[1]} ({counts["targets"]} targets); files written '
+            f'{size[0]} x {size[1]} ({counts["targets"]} targets); '
+            'files written '
             f'{counts["written"]}, unchanged {counts["unchanged"]}, stale '
             f'removed {counts["removed"]}')
     print(f"Done. Load it with dict(type='SIRSTAugDataset', "

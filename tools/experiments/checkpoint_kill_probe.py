@@ -42,13 +42,15 @@ KILL_POINTS = ('mid-write', 'before-rename', 'after-rename', 'pointer',
 MAX_ITERS = 8
 
 CONFIG = f"""
-_base_ = ['{REPO_ROOT}/configs/rpcanet/rpcanet-plus_k6b4_0.5k_synthetic-sirst-128x128.py']
+_base_ = ['{REPO_ROOT}/configs/rpcanet/'
+          'rpcanet-plus_k6b4_0.5k_synthetic-sirst-128x128.py']
 model = dict(backbone=dict(num_stages=2))
 train_dataloader = dict(
     batch_size=2, num_workers=0, persistent_workers=False,
     sampler=dict(type='DefaultSampler', shuffle=True, seed=0),
     dataset=dict(num_samples=16, img_size=(32, 32),
-                 target_size_range=(1, 5), pipeline=[dict(type='PackISTDInputs')]))
+                 target_size_range=(1, 5),
+                 pipeline=[dict(type='PackISTDInputs')]))
 val_dataloader = dict(
     num_workers=0, persistent_workers=False,
     dataset=dict(num_samples=4, img_size=(32, 32), target_size_range=(1, 5)))

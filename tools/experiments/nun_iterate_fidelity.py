@@ -15,7 +15,8 @@ it to the clean image (least squares): what it still loses is structure
 (detail, artefacts), not global colour or contrast.
 
     python tools/experiments/nun_iterate_fidelity.py \\
-        configs/nun/nun_tiny_1k_synthetic-cod-degraded-64x64.py work_dirs/nun-tiny/iter_1000.pth \\
+        configs/nun/nun_tiny_1k_synthetic-cod-degraded-64x64.py \\
+        work_dirs/nun-tiny/iter_1000.pth \\
         --cfg-options model.prior.daclip_pretrained=PATH --num-images 32 \\
         [--colour-fit]
 """

@@ -15,7 +15,8 @@ image::
     python tools/experiments/selector_ranking.py --weights my_net.pth \
         --num-images 80
     python tools/experiments/selector_ranking.py \
-        --input-aware dunseg/models/selectors/weights/input_aware_quality_net.pth
+        --input-aware \
+        dunseg/models/selectors/weights/input_aware_quality_net.pth
 
 ``--input-aware`` adds an ``InputAwareQualitySelector`` (it also sees the
 degraded input, the ladder's first rung).

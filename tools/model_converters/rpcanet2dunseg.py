@@ -15,7 +15,8 @@ import re
 import sys
 from collections import OrderedDict, defaultdict
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+sys.path.insert(
+    0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 import torch  # noqa: E402
 from mmengine.utils import track_iter_progress  # noqa: E402
@@ -25,7 +26,8 @@ from dunseg.engine.checkpoint import save_converted_checkpoint  # noqa: E402
 MODULE_NAMES = dict(
     lowrank='background', sparse='target', residual='noise', merge='merge')
 STEP_NAMES = dict(epsilon='epsilon', sigma='sigma')
-_KEY = re.compile(r'^(?:module\.)?decos\.(\d+)\.(lowrank|sparse|residual|merge)'
+_KEY = re.compile(r'^(?:module\.)?decos\.(\d+)\.'
+                  r'(lowrank|sparse|residual|merge)'
                   r'\.(.+)$')
 _SEQ = re.compile(r'^(convs|mapping)\.(\d+)\.(.+)$')
 

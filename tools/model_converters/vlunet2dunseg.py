@@ -13,10 +13,11 @@ backbone keys only lose ``net.`` (and a DDP ``module.``) and gain
 ``tools/model_converters/vlunet_clip2dunseg.py`` and stored under
 ``prior.``. The result (``state_dict`` + ``meta.converted_from``) loads with
 ``strict=True`` into a ``Restorer`` whose backbone is ``VLUNet(de_dim=7)``
-(5-task) or ``VLUNet(de_dim=5)`` (3-task / single-task) as the ``*_200e_allinone-*``
-configs build it: the official network, including its reuse of x's
-downsampler for the y stream (``separate_y_downsampler=False``, the
-default; see the ``VLUNet`` docstring).
+(5-task) or ``VLUNet(de_dim=5)`` (3-task / single-task) as the
+``*_200e_allinone-*`` configs build it: the official network, including
+its reuse of x's downsampler for the y stream
+(``separate_y_downsampler=False``, the default; see the ``VLUNet``
+docstring).
 """
 import argparse
 import importlib.util
@@ -25,7 +26,8 @@ import re
 import sys
 from collections import OrderedDict
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+sys.path.insert(
+    0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 from mmengine.utils import track_iter_progress  # noqa: E402
 

@@ -2,10 +2,11 @@
 
 The official code (``utils/val_utils.py``) centre-crops every test image to a
 multiple of 16, clamps the output to [0, 1] and averages scikit-image's
-``peak_signal_noise_ratio`` and ``structural_similarity`` (RGB, ``data_range=1``,
-``channel_axis=2``) over each test set. :func:`psnr_ssim` is that computation
-for one image; :class:`RestorationMetric` wraps it for mmengine and breaks the
-averages down by degradation type (``metainfo['degradation']``).
+``peak_signal_noise_ratio`` and ``structural_similarity`` (RGB,
+``data_range=1``, ``channel_axis=2``) over each test set. :func:`psnr_ssim`
+is that computation for one image; :class:`RestorationMetric` wraps it for
+mmengine and breaks the averages down by degradation type
+(``metainfo['degradation']``).
 """
 from collections import OrderedDict, defaultdict
 from typing import Dict, List, Optional, Sequence, Tuple

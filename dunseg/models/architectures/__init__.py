@@ -4,7 +4,10 @@ from .nun_segmentor import NUNSegmentor
 from .restorer import Restorer, stack_gt_images
 from .unfolding_segmentor import UnfoldingSegmentor
 
-__all__ = ['CLIPAdapterClassifier', 'UnfoldingSegmentor', 'Restorer', 'stack_gt_images']
+__all__ = [
+    'CLIPAdapterClassifier', 'UnfoldingSegmentor', 'Restorer',
+    'stack_gt_images'
+]
 __all__ += ['CODSegmentor']
 __all__ += ['NUNSegmentor']
 from .joint_restorer_segmentor import JointRestorerSegmentor  # noqa: E402

@@ -208,7 +208,8 @@ class JointRestorerSegmentor(MultiClassSegMixin, DunSegModel):
                 raise FileNotFoundError(
                     f'prior_checkpoint {self.prior_checkpoint!r} does not '
                     'exist; tune the dual prior first (configs/vldun/'
-                    'clip-dual-prior_tiny_0.5k_synthetic-phantom-64x64.py or clip-dual-prior_vit-b-32_10e_medical4-256x256.py) or set '
+                    'clip-dual-prior_tiny_0.5k_synthetic-phantom-64x64.py or '
+                    'clip-dual-prior_vit-b-32_10e_medical4-256x256.py) or set '
                     'model.prior_checkpoint=None')
             # same prior.* key layout, same strict loading
             Restorer.load_prior_checkpoint(self, self.prior_checkpoint)

@@ -139,7 +139,8 @@ class MedicalSegmentor(MultiClassSegMixin, DunSegModel):
     :class:`~dunseg.models.architectures.JointRestorerSegmentor`, so the
     same data, losses and ``MedicalSegMetric`` apply unchanged.
 
-    The shipped baseline (``configs/unet/unet_tiny_0.6k_synthetic-phantom-64x64.py``)
+    The shipped baseline
+    (``configs/unet/unet_tiny_0.6k_synthetic-phantom-64x64.py``)
     uses mmseg's ``UNet`` backbone (Ronneberger, Fischer, Brox, "U-Net:
     Convolutional Networks for Biomedical Image Segmentation", MICCAI 2015;
     ``type='mmseg.UNet'``) and VL-DUN's own Seg. Head

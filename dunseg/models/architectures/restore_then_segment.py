@@ -18,7 +18,9 @@ class RestoreThenSegment(DunSegModel):
     restorations.
 
     Step 1 trains the restorer alone (for VL-DUN: the joint model with
-    ``seg_head=None``, ``configs/vldun/vldun-wo-seghead_tiny_0.6k_synthetic-phantom-64x64.py``). Step 2, this model, loads that run's checkpoint into the
+    ``seg_head=None``,
+    ``configs/vldun/vldun-wo-seghead_tiny_0.6k_synthetic-phantom-64x64.py``).
+    Step 2, this model, loads that run's checkpoint into the
     restorer, freezes it (no gradient, always in eval mode, so
     normalisation statistics and dropout stay as trained) and trains the
     segmenter (e.g. :class:`~dunseg.models.architectures.MedicalSegmentor`)
@@ -84,7 +86,8 @@ class RestoreThenSegment(DunSegModel):
             raise FileNotFoundError(
                 f'restorer_checkpoint {path!r} does not exist; train the '
                 'restorer first (step 1, e.g. python tools/train.py '
-                'configs/vldun/vldun-wo-seghead_tiny_0.6k_synthetic-phantom-64x64.py) '
+                'configs/vldun/'
+                'vldun-wo-seghead_tiny_0.6k_synthetic-phantom-64x64.py) '
                 'or set model.restorer_checkpoint to its checkpoint')
         # DunSegRunner's checkpoints load with weights_only=True; a foreign
         # pickled one gets the message that says how to convert it

@@ -172,7 +172,9 @@ class Restorer(DunSegModel):
         if not osp.isfile(path):
             raise FileNotFoundError(
                 f'prior_checkpoint {path!r} does not exist; train the prior '
-                'first (e.g. configs/vlunet/clip-adapter_tiny_12e_synthetic-degradation-64x64.py) or set model.prior_checkpoint=None')
+                'first (e.g. configs/vlunet/'
+                'clip-adapter_tiny_12e_synthetic-degradation-64x64.py) or set '
+                'model.prior_checkpoint=None')
         checkpoint = torch.load(path, map_location='cpu', weights_only=True)
         state = checkpoint.get('state_dict', checkpoint)
         prior_state = {

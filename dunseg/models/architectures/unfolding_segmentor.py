@@ -19,7 +19,8 @@ class UnfoldingSegmentor(DunSegModel):
     term ``γ ||D^K - D||^2``.
 
     Args:
-        backbone (dict): Unfolding backbone config, e.g. ``dict(type='RPCANet')``.
+        backbone (dict): Unfolding backbone config, e.g.
+            ``dict(type='RPCANet')``.
         decode_head (dict): Mask read-out, e.g. ``dict(type='StateMaskHead')``.
         reconstruction_loss (dict, optional): Loss between
             ``final_state[reconstruction_key]`` and the network input.

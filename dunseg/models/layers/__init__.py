@@ -20,8 +20,9 @@ from .weight_init import PyTorchDefaultInit
 
 __all__ = ['SELayer', 'SingleOutputConv2d', 'PyTorchDefaultInit']
 __all__ += [
-    'LayerNorm2d', 'DepthwiseConv2d', 'MDTA', 'CrossMDTA', 'GDFN', 'TransformerBlock',
-    'RestormerBlocks', 'Downsample', 'Upsample', 'OverlapPatchEmbed'
+    'LayerNorm2d', 'DepthwiseConv2d', 'MDTA', 'CrossMDTA', 'GDFN',
+    'TransformerBlock', 'RestormerBlocks', 'Downsample', 'Upsample',
+    'OverlapPatchEmbed'
 ]
 __all__ += ['MMagicProximal']
 __all__ += [

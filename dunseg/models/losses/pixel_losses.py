@@ -20,7 +20,8 @@ class _PixelLoss(nn.Module):
         self.loss_weight = loss_weight
         self.loss_name = loss_name
 
-    def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    def forward(self, pred: torch.Tensor,
+                target: torch.Tensor) -> torch.Tensor:
         if pred.shape != target.shape:
             raise ValueError(f'{self.loss_name}: prediction shape '
                              f'{tuple(pred.shape)} differs from target shape '
@@ -76,7 +77,8 @@ class PSNRLoss(nn.Module):
         self.eps = eps
         self.loss_name = loss_name
 
-    def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    def forward(self, pred: torch.Tensor,
+                target: torch.Tensor) -> torch.Tensor:
         if pred.shape != target.shape or pred.dim() < 2:
             raise ValueError(f'{self.loss_name}: needs same-shaped batched '
                              f'tensors (N, ...), got prediction '

@@ -71,8 +71,8 @@ class DegradationModulation(nn.Module):
     ``spatial x spatial`` map per image channel, a 3x3 conv refines it and
     it is resized to the image; σ = 1 + that, μ = that (second head). The
     linear layers and the conv biases start at zero, so every operator
-    starts as ``CRC(X) + X``. Implicit (``prior_dim=None``): σ and μ are learned
-    per-channel constants.
+    starts as ``CRC(X) + X``. Implicit (``prior_dim=None``): σ and μ are
+    learned per-channel constants.
     """
 
     def __init__(self, image_channels: int, prior_dim: Optional[int],
@@ -105,7 +105,8 @@ class DegradationModulation(nn.Module):
                 prior.shape[1] != self.prior_dim:
             raise ValueError(
                 f'DeRUN: the degradation prior must be (N, {self.prior_dim}) '
-                f'(prior_dim), got {None if prior is None else tuple(prior.shape)}'
+                f'(prior_dim), got '
+                f'{None if prior is None else tuple(prior.shape)}'
                 '; give the prior head whose embedding has that length, or '
                 'prior_dim=None for the implicit variant')
         shape = (len(prior), self.image_channels, self.spatial, self.spatial)

@@ -21,9 +21,9 @@ by alternating proximal-gradient steps and unrolling K iterations gives one
 stage per iteration with these updates (RPCANet+ slides "Update B/T/N/D";
 RPCANet, WACV 2024, Eqs. 6, 9 and 10 without N):
 
-    B^k = x + W^k(x),                  x = D^{k-1} - T^{k-1} - N^{k-1}   (BEM)
-    T^k = x - ε^k H^k(x),              x = T^{k-1} + D^{k-1} - B^k - N^{k-1}   (TEM)
-    N^k = x - σ^k F^k(x),              x = N^{k-1} + D^{k-1} - B^k - T^k   (NRM)
+    B^k = x + W^k(x),            x = D^{k-1} - T^{k-1} - N^{k-1}   (BEM)
+    T^k = x - ε^k H^k(x),        x = T^{k-1} + D^{k-1} - B^k - N^{k-1}   (TEM)
+    N^k = x - σ^k F^k(x),        x = N^{k-1} + D^{k-1} - B^k - T^k   (NRM)
     D^k = M^k(B^k + T^k + N^k)                                            (IRM)
 
 W, H, F, M are small CNNs (the learned proximal operators / gradients of the
@@ -89,7 +89,8 @@ class ProximalCNN(nn.Module):
             layers.append(_conv3x3(width, expand_channels))
             out_channels = expand_channels
         self.body = nn.Sequential(*layers)
-        self.se = SELayer(out_channels, se_ratio) if se_ratio else nn.Identity()
+        self.se = (SELayer(out_channels, se_ratio) if se_ratio
+                   else nn.Identity())
         self.head = SingleOutputConv2d(out_channels, 3)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -173,7 +174,8 @@ class RPCAUnfolding(BaseModule):
 
     Args:
         num_stages (int): K, the number of unrolled iterations. Default 6.
-        channels (int): Width of the CNN operators ("total channel"). Default 32.
+        channels (int): Width of the CNN operators ("total channel").
+            Default 32.
         bottleneck_channels (int, optional): RPCANet+'s bottleneck width b of
             the background, target and noise operators (1x1/3x3 conv to b,
             3x3 convs at b, 3x3 conv b -> ``channels``). None = RPCANet

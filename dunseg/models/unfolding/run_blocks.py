@@ -281,7 +281,8 @@ class GatedODEBlock(nn.Module):
             return self.gate_fc2(F.relu(self.gate_fc1(pooled)))
 
         return torch.sigmoid(
-            mlp(F.adaptive_avg_pool2d(x, 1)) + mlp(F.adaptive_max_pool2d(x, 1)))
+            mlp(F.adaptive_avg_pool2d(x, 1)) +
+            mlp(F.adaptive_max_pool2d(x, 1)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         f1 = self.F1(x)

@@ -31,8 +31,9 @@ def _batch(n=10):
         0.03 * torch.rand(n, 3, 48, 48, generator=g)
     samples = [
         DunSegDataSample(metainfo=dict(
-            degradation_label=int(l), degradation=DEGRADATIONS_3TASK[l]))
-        for l in labels
+            degradation_label=int(label),
+            degradation=DEGRADATIONS_3TASK[label]))
+        for label in labels
     ]
     return images, samples
 
@@ -104,13 +105,15 @@ def test_configs_build():
     root = osp.dirname(osp.dirname(osp.dirname(osp.dirname(
         osp.abspath(__file__)))))
     cfg = Config.fromfile(osp.join(
-        root, 'configs/vlunet/clip-adapter_tiny_12e_synthetic-degradation-64x64.py'))
+        root, ('configs/vlunet/'
+               'clip-adapter_tiny_12e_synthetic-degradation-64x64.py')))
     model = MODELS.build(cfg.model)
     assert model.classes == tuple(cfg.degradation_classes)
     assert cfg.val_evaluator.type == 'DegradationRecognitionMetric'
     assert model(torch.rand(2, 3, 64, 64), mode='tensor').shape == (2, 7)
     official = Config.fromfile(osp.join(
-        root, 'configs/vlunet/clip-adapter_vit-b-32_100e_allinone-5task-128x128.py'))
+        root, ('configs/vlunet/'
+               'clip-adapter_vit-b-32_100e_allinone-5task-128x128.py')))
     assert official.model.prior.clip_model == 'ViT-B-32'
     assert official.model.prior.adapter_act == 'leaky_relu'
     assert official.optim_wrapper.optimizer.lr == 1e-5

@@ -16,7 +16,8 @@ def test_l1_and_mse_match_their_definitions():
                           2 * (pred - target).abs().mean())
     assert torch.allclose(MSELoss()(pred, target),
                           (pred - target).pow(2).mean())
-    with pytest.raises(ValueError, match=r'loss_l1.*\(2, 3, 8, 8\).*\(2, 3, 8, 7\)'):
+    with pytest.raises(ValueError,
+                       match=r'loss_l1.*\(2, 3, 8, 8\).*\(2, 3, 8, 7\)'):
         L1Loss()(pred, target[..., :7])
 
 
