@@ -177,3 +177,14 @@ def test_tools_say_what_is_wrong_without_a_traceback(tmp_path):
     assert 'no checkpoint given' in untested.stderr
     assert run('tools/test.py', config, '--work-dir', work_dir,
                '--random-weights').returncode == 0
+
+
+def test_a_dangling_last_checkpoint_pointer_is_named(tmp_path):
+    config = write_tiny_config(tmp_path)
+    work_dir = tmp_path / 'run'
+    work_dir.mkdir()
+    (work_dir / 'last_checkpoint').write_text(str(work_dir / 'iter_9.pth'))
+    with pytest.raises(FileNotFoundError,
+                       match='last_checkpoint names .*iter_9.pth, which '
+                       'does not load'):
+        RUNNERS.build(_cfg(config, work_dir, resume=True)).train()

@@ -132,6 +132,7 @@ def test_checkpoint_of_another_model_is_refused(trained, tmp_path):
     assert proc.returncode != 0
     assert 'does not fit the model' in proc.stderr
     assert 'missing in the checkpoint' in proc.stderr
+    assert 'Traceback' not in proc.stderr
 
     import torch
     foreign = str(tmp_path / 'foreign.pth')
@@ -194,6 +195,9 @@ def test_ctrl_c_leaves_a_resumable_work_dir_without_traceback(tmp_path):
     _, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 130
     assert 'Traceback' not in stderr and '--resume' in stderr
+    # it names what was saved, never "nothing new was saved" after a save
+    assert 'the last complete checkpoint is' in stderr
+    assert 'nothing new' not in stderr
     assert not glob.glob(osp.join(work_dir, '.*tmp*'))
     last = max(int(osp.basename(p)[5:-4])
                for p in glob.glob(osp.join(work_dir, 'iter_*.pth')))
