@@ -61,9 +61,9 @@ demo-rpcanet: $(STAMP)
 demo-vlunet: $(STAMP)
 	bash demo/embedded/vlunet.sh $(PY) work_dirs/vlunet_demo
 
-# RUN-tiny against the FPN encoder-decoder of its size on degraded
-# SyntheticCOD scenes: train both, test both (S_alpha / MAE per split side by
-# side) and the demo on a low-light scene.
+# RUN-tiny against the FPN encoder-decoder of its size (same encoder, data and
+# schedule) on SyntheticCOD scenes: train both, test both on the clean split
+# and four degradations (S_alpha / MAE side by side), demo on a low-light scene.
 demo-run: $(STAMP)
 	bash demo/embedded/run.sh $(PY) work_dirs/run_demo
 

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# RUN-tiny against the FPN encoder-decoder of its size on degraded
-# SyntheticCOD scenes, end to end (what `make demo-run` runs):
-# 1. train RUN-tiny (clean warm-up, then half clean / half degraded scenes)
-#    and the FPN baseline (the degraded mix from random weights),
+# RUN-tiny against the FPN encoder-decoder of its size, end to end (what
+# `make demo-run` runs), with the same encoder, data and schedule:
+# 1. train RUN-tiny and the FPN baseline on SyntheticCOD scenes (1,400
+#    iterations each),
 # 2. test both on the clean split and its four medium degradations,
 # 3. print S_alpha / MAE per split side by side,
 # 4. run both demos on a low-light scene.
@@ -13,8 +13,8 @@
 set -euo pipefail
 PY=${1:-python}
 WORK_DIR=${2:-work_dirs/run_demo}
-RUN_CONFIG=${RUN_CONFIG:-configs/run/run_tiny_1k_synthetic-cod-degraded-64x64.py}
-FPN_CONFIG=${FPN_CONFIG:-configs/sem_fpn/fpn_tiny_1.4k_synthetic-cod-degraded-64x64.py}
+RUN_CONFIG=${RUN_CONFIG:-configs/run/run_tiny_1.4k_synthetic-cod-64x64.py}
+FPN_CONFIG=${FPN_CONFIG:-configs/sem_fpn/fpn_tiny_1.4k_synthetic-cod-64x64.py}
 DEMO_IMAGE=${DEMO_IMAGE:-demo/demo_cod_lowlight.png}
 TRAIN_OPTIONS=${TRAIN_OPTIONS:-}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}

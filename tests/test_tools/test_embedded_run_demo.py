@@ -13,14 +13,8 @@ from .test_run_end_to_end import TINY_RUN
 # end-to-end runs of the tools in subprocesses: the slow tier (make test-all)
 pytestmark = pytest.mark.slow
 
-TINY_RUN_DEGRADED = TINY_RUN.replace(
-    'configs/run/run_tiny_1.4k_synthetic-cod-64x64.py',
-    'configs/run/run_tiny_1k_synthetic-cod-degraded-64x64.py') + """
-custom_hooks = [dict(type='CleanWarmupHook', clean_iters=1)]
-"""
 TINY_FPN = """
-_base_ = ['{root}/configs/sem_fpn/'
-          'fpn_tiny_1.4k_synthetic-cod-degraded-64x64.py']
+_base_ = ['{root}/configs/sem_fpn/fpn_tiny_1.4k_synthetic-cod-64x64.py']
 model = dict(encoder=dict(base_channels=8), backbone=dict(channels=16),
              uncertainty_loss=dict(ramp_iters=2))
 {tiny_cod_data}
@@ -30,7 +24,7 @@ default_hooks = dict(checkpoint=dict(interval=2))
 
 def test_make_demo_run_trains_tests_and_compares(tmp_path):
     run_config, fpn_config = tmp_path / 'run.py', tmp_path / 'fpn.py'
-    run_config.write_text(format_tiny_config(TINY_RUN_DEGRADED))
+    run_config.write_text(format_tiny_config(TINY_RUN))
     fpn_config.write_text(format_tiny_config(TINY_FPN))
     work_dir = tmp_path / 'work'
     env = dict(os.environ, RUN_CONFIG=str(run_config),
