@@ -69,7 +69,7 @@ demo-run: $(STAMP)
 
 # VL-DUN on the embedded phantoms: tiny CLIP dual prior, VL-DUN-tiny with it
 # and the U-Net of its size, test (PSNR / SSIM beside the zero-filled input,
-# Dice) and the demo on pydicom's CT_small.dcm.
+# Dice) and the demo on pydicom's CT_small.dcm, radially undersampled.
 demo-vldun: $(STAMP)
 	bash demo/embedded/vldun.sh $(PY) work_dirs/vldun_demo
 

@@ -6,8 +6,11 @@
 #    the degraded slices alone,
 # 3. test both (PSNR / SSIM of the restoration beside the zero-filled
 #    input's, Dice of the segmentation),
-# 4. run the demo on a real CT slice: pydicom's CT_small.dcm (read as the
-#    network's input, i.e. as if already undersampled).
+# 4. run the demo on a real CT slice: pydicom's CT_small.dcm after the
+#    training's radial 4x k-space undersampling (demo/demo_ct_undersampled.png,
+#    made by demo/generate_demo_image.py --kind ct). DEMO_IMAGE may name a
+#    DICOM, NIfTI, PNG or .npy slice instead; it is read as the network's
+#    input, i.e. as already undersampled.
 # Usage: bash demo/embedded/vldun.sh PYTHON WORK_DIR
 # PRIOR_CONFIG / VLDUN_CONFIG / UNET_CONFIG / DEMO_IMAGE override the
 # defaults; TRAIN_OPTIONS (e.g. "train_cfg.max_iters=100") is passed to the
@@ -18,7 +21,7 @@ WORK_DIR=${2:-work_dirs/vldun_demo}
 PRIOR_CONFIG=${PRIOR_CONFIG:-configs/vldun/clip-dual-prior_tiny_0.5k_synthetic-phantom-64x64.py}
 VLDUN_CONFIG=${VLDUN_CONFIG:-configs/vldun/vldun_tiny_0.6k_synthetic-phantom-64x64.py}
 UNET_CONFIG=${UNET_CONFIG:-configs/unet/unet_tiny_0.6k_synthetic-phantom-64x64.py}
-DEMO_IMAGE=${DEMO_IMAGE:-$("$PY" -c "from pydicom.data import get_testdata_file; print(get_testdata_file('CT_small.dcm'))")}
+DEMO_IMAGE=${DEMO_IMAGE:-demo/demo_ct_undersampled.png}
 TRAIN_OPTIONS=${TRAIN_OPTIONS:-}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
 start=$(date +%s)

@@ -57,8 +57,10 @@ def test_make_demo_vldun_trains_tests_and_draws_a_dicom(tmp_path):
         with open(configs[name + '_CONFIG'], 'w') as f:
             f.write(format_tiny_config(template))
     work_dir = tmp_path / 'work'
+    from pydicom.data import get_testdata_file
     env = dict(os.environ, OMP_NUM_THREADS='1', HF_HUB_OFFLINE='1',
-               TRAIN_OPTIONS='train_cfg.max_iters=2', **configs)
+               TRAIN_OPTIONS='train_cfg.max_iters=2',
+               DEMO_IMAGE=get_testdata_file('CT_small.dcm'), **configs)
     proc = subprocess.run(
         ['bash', 'demo/embedded/vldun.sh', sys.executable, str(work_dir)],
         cwd=REPO_ROOT, env=env, capture_output=True, text=True)
