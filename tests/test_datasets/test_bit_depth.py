@@ -113,3 +113,27 @@ def test_cod_loader_takes_the_bit_depth(tmp_path, logged):
     path = _png(tmp_path, 'cod_12bit.png', 4095)
     out = LoadCODImageFromFile(bit_depth=12)(dict(img_path=path))['img']
     assert out.max() == 1.0 and not _warnings(logged)
+
+
+def test_paired_and_medical_slice_loaders_report_low_range_16bit_once(
+        tmp_path, logged, monkeypatch):
+    """Loaders without a bit-depth option still say that a 16-bit file
+    uses under 1/16 of its range, once each, with advice they can follow."""
+    from dunseg.datasets.medical.readers import read_medical_slice
+    from dunseg.datasets.transforms.restoration import to_rgb_float
+    monkeypatch.setattr(loading, '_LOW_RANGE_REPORTED', set())
+    first, second = (_png(tmp_path, f'{n}.png', 4095) for n in 'ab')
+    for path in (first, second):
+        out = to_rgb_float(cv2.imread(path, cv2.IMREAD_UNCHANGED), path)
+        assert out.dtype == np.float32 and out.max() == pytest.approx(
+            4095 / 65535)
+    for path in (first, second):
+        read_medical_slice(path)
+    warnings = _warnings(logged)
+    assert len(warnings) == 2 and all('a.png' in w for w in warnings)
+    assert all('rescale the files to the full 16-bit range' in w
+               and 'bit_depth' not in w for w in warnings)
+    # full-range 16-bit data is not reported
+    full = _png(tmp_path, 'full.png', 60000)
+    to_rgb_float(cv2.imread(full, cv2.IMREAD_UNCHANGED), full)
+    assert len(_warnings(logged)) == 2

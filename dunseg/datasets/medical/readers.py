@@ -314,14 +314,17 @@ def read_medical_slice(path: str,
             raise ValueError(f'{path!r} holds an array of shape '
                              f'{volume.shape}; expected (H, W) or (Z, H, W)')
     else:
-        from ..transforms.loading import decode_image_unchanged
+        from ..transforms.loading import (
+            decode_image_unchanged,
+            unit_float_reported_once,
+        )
         img = decode_image_unchanged(path, what='slice')
         if img.ndim == 3 and img.shape[2] in (3, 4):
             img = _luminance(img)
         elif img.ndim == 3:
             img = img[..., 0]
         if img.dtype in (np.uint8, np.uint16):
-            img = img.astype(np.float32) / np.iinfo(img.dtype).max
+            img = unit_float_reported_once(img, path, 'read_medical_slice')
         volume, file_modality = img.astype(np.float32)[None], None
     num = volume.shape[0]
     k = num // 2 if slice_index is None else int(slice_index)

@@ -124,7 +124,8 @@ class MedicalSliceFolderDataset(_MedicalSampleMixin, BaseDataset):
         if img.dtype == np.uint8:
             return img.astype(np.float32) / 255.0
         if img.dtype == np.uint16:
-            return img.astype(np.float32) / 65535.0
+            from ..transforms.loading import unit_float_reported_once
+            return unit_float_reported_once(img, path, type(self).__name__)
         img = img.astype(np.float32)
         check_finite_image(img, path, 'slice')
         if img.size and img.min() >= 0.0 and img.max() <= 1.0:

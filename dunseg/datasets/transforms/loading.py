@@ -43,6 +43,26 @@ def check_bit_depth(bit_depth: Optional[int], who: str) -> Optional[int]:
     return int(bit_depth)
 
 
+_LOW_RANGE_REPORTED = set()
+
+#: advice for loaders that have no bit-depth option
+FULL_RANGE_FIX = ('If the data has fewer bits (e.g. 12-bit values in a 16-bit '
+                  'PNG), rescale the files to the full 16-bit range (or save '
+                  'them as float .npy in [0, 1]) before loading them.')
+
+
+def unit_float_reported_once(img: np.ndarray, path: str, loader: str,
+                             fix: Optional[str] = FULL_RANGE_FIX
+                             ) -> np.ndarray:
+    """Integer image -> float32 in [0, 1] by the dtype's maximum, with the
+    low-range WARNING of :func:`integer_to_unit_float` for the first such
+    file of each ``loader`` in the process."""
+    warn = low_range_16bit(img) and loader not in _LOW_RANGE_REPORTED
+    if warn:
+        _LOW_RANGE_REPORTED.add(loader)
+    return integer_to_unit_float(img, path, warn=warn, fix=fix)
+
+
 def low_range_16bit(img: np.ndarray) -> bool:
     """A 16-bit image using under 1/16 of its range (maximum < 4096)."""
     return bool(img.dtype == np.uint16 and img.size
@@ -51,7 +71,8 @@ def low_range_16bit(img: np.ndarray) -> bool:
 
 def integer_to_unit_float(img: np.ndarray, path: str,
                           bit_depth: Optional[int] = None,
-                          warn: bool = True) -> np.ndarray:
+                          warn: bool = True,
+                          fix: Optional[str] = None) -> np.ndarray:
     """Integer image -> float32 in [0, 1] by its bit depth.
 
     ``bit_depth=None`` divides by the maximum of the dtype (255 for 8-bit,
@@ -60,6 +81,7 @@ def integer_to_unit_float(img: np.ndarray, path: str,
     stored in a 16-bit PNG), a WARNING names the file and the option to set.
     ``bit_depth=b`` divides by ``2**b - 1``; a file with values above that,
     or with fewer bits than ``b``, is an error (the wrong bit depth).
+    ``fix`` replaces the warning's advice for loaders without the option.
     """
     bits = np.iinfo(img.dtype).bits
     if bit_depth is None:
@@ -70,12 +92,14 @@ def integer_to_unit_float(img: np.ndarray, path: str,
                 f'image {path!r} is 16-bit but its maximum is {top} (under '
                 f'1/16 of the 16-bit range): divided by 65535 it reaches at '
                 f'most {top / 65535:.4f}, so a model trained on full-range '
-                'images may see an almost black frame. If the sensor has '
-                f'fewer bits (e.g. 12-bit data in a 16-bit PNG), set the '
-                f'image loader\'s bit_depth (e.g. bit_depth={max(need, 12)}, '
-                f'or scale={2 ** max(need, 12) - 1}; demo/image_demo.py '
-                '--bit-depth) so the data is divided by 2**bit_depth - 1 '
-                '(reported for the first such file of each loader only).',
+                'images may see an almost black frame. ' + (fix or (
+                    'If the sensor has fewer bits (e.g. 12-bit data in a '
+                    '16-bit PNG), set the image loader\'s bit_depth (e.g. '
+                    f'bit_depth={max(need, 12)}, or scale='
+                    f'{2 ** max(need, 12) - 1}; demo/image_demo.py '
+                    '--bit-depth) so the data is divided by 2**bit_depth - '
+                    '1')) + ' (reported for the first such file of each '
+                'loader only).',
                 logger='current', level=logging.WARNING)
         return img.astype(np.float32) / np.float32(np.iinfo(img.dtype).max)
     if bit_depth > bits:

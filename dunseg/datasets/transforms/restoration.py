@@ -25,7 +25,7 @@ from dunseg.structures import DunSegDataSample
 from dunseg.utils.finite import check_finite_image
 
 from ..degradation_types import DEGRADATIONS_5TASK, degradation_label
-from .loading import decode_image_unchanged
+from .loading import decode_image_unchanged, unit_float_reported_once
 
 IMAGE_KEYS = ('img', 'gt_img')
 RESTORATION_META_KEYS = ('img_path', 'gt_path', 'ori_shape', 'img_shape',
@@ -62,7 +62,8 @@ def to_rgb_float(img: np.ndarray, path: str) -> np.ndarray:
     if img.dtype == np.uint8:
         scale = 255.0
     elif img.dtype == np.uint16:
-        scale = 65535.0
+        img = unit_float_reported_once(img, path, 'LoadPairedImageFromFile')
+        scale = 1.0
     elif np.issubdtype(img.dtype, np.floating):
         scale = 1.0
         check_finite_image(img, path)
