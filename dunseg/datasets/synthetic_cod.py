@@ -77,7 +77,11 @@ class SyntheticCODDataset(BaseDataset):
             ``shape_kinds``, ``size_range``, ``colour_shift``,
             ``border_sigma``, ``shading``,
             ``texture_shift``, ``texture_scale``, ``texture_angle``,
-            ``test_fraction``).
+            ``test_fraction``, ``foreign_object_prob``, ``colour_match``).
+        clean_reference (bool): For an undegraded set, give every scene
+            itself as its restoration target (``gt_img``, degradation
+            ``'clean'``), so a restorer's output on clean input is scored:
+            a perfect one returns the scene unchanged (100 dB).
         pipeline (Sequence): Transforms, built with dunseg's registry.
         **kwargs: Other :class:`mmengine.dataset.BaseDataset` arguments.
     """
@@ -94,6 +98,7 @@ class SyntheticCODDataset(BaseDataset):
                  dataset_name: Optional[str] = None,
                  difficulty: str = 'easy',
                  generator: Optional[dict] = None,
+                 clean_reference: bool = False,
                  pipeline: Sequence = (),
                  **kwargs) -> None:
         name = type(self).__name__
@@ -139,6 +144,12 @@ class SyntheticCODDataset(BaseDataset):
         self.seed = int(seed)
         self.split = split
         self.edge_width = int(edge_width)
+        self.clean_reference = bool(clean_reference)
+        if self.clean_reference and degradation is not None:
+            raise ValueError(f'{name}: clean_reference=True makes an '
+                             'undegraded set its own restoration target; '
+                             'degraded sets have one already (remove '
+                             'clean_reference or degradation)')
         mask_boundary(np.zeros((3, 3), np.uint8), self.edge_width)  # check
         generator = dict(generator or {})
         generator.setdefault('difficulty', difficulty)
@@ -180,6 +191,9 @@ class SyntheticCODDataset(BaseDataset):
                 scene['img'] = degrade_cod_image(scene['img'], kind, level,
                                                  rng)
                 scene.update(degradation=kind, degradation_level=level)
+        elif self.clean_reference:
+            scene['gt_img'] = scene['img']
+            scene.update(degradation='clean', degradation_level='none')
         return scene
 
     def get_data_info(self, idx: int) -> dict:

@@ -60,16 +60,29 @@ SKIMAGE_SOURCES = ('astronaut', 'coffee', 'chelsea', 'retina',
 TEXTURES = ('smooth', 'stripes', 'checker', 'dead_leaves')
 SPLIT_STREAMS = dict(train=0, test=1)
 
+MATPLOTLIB_PREFIX = 'matplotlib:'
+
 _SOURCES: Dict[str, np.ndarray] = {}
 _LOCK = threading.Lock()
+
+
+def _matplotlib_sample(filename: str) -> np.ndarray:
+    """An image from matplotlib's bundled sample data (no download)."""
+    import matplotlib.cbook
+    import matplotlib.image
+    with matplotlib.cbook.get_sample_data(filename) as handle:
+        return matplotlib.image.imread(handle, format=filename.rsplit(
+            '.', 1)[-1])
 
 
 def load_skimage_sources(
         names: Sequence[str] = SKIMAGE_SOURCES) -> Dict[str, np.ndarray]:
     """The shipped ``skimage.data`` images as RGB float32 in [0, 1].
 
-    Loaded once per process. Raises a RuntimeError naming the image when
-    scikit-image would need to download it (only shipped images are
+    A name ``'matplotlib:FILE'`` loads ``FILE`` from matplotlib's sample
+    data instead (``grace_hopper.jpg`` is the one photograph matplotlib
+    ships). Loaded once per process. Raises a RuntimeError naming the image
+    when scikit-image would need to download it (only shipped images are
     listed by default).
     """
     import skimage.data
@@ -78,12 +91,15 @@ def load_skimage_sources(
             if name in _SOURCES:
                 continue
             try:
-                img = getattr(skimage.data, name)()
+                if name.startswith(MATPLOTLIB_PREFIX):
+                    img = _matplotlib_sample(name[len(MATPLOTLIB_PREFIX):])
+                else:
+                    img = getattr(skimage.data, name)()
             except Exception as err:  # pooch download or missing module
                 raise RuntimeError(
-                    f'skimage.data.{name}() is not available offline '
-                    f'({type(err).__name__}: {err}); remove it from '
-                    'SyntheticDegradationDataset(sources=...)') from err
+                    f'photograph {name!r} is not available offline '
+                    f'({type(err).__name__}: {err}); remove it from the '
+                    'dataset\'s sources') from err
             if isinstance(img, tuple):  # stereo_motorcycle: (left, right, d)
                 img = img[0]
             img = np.asarray(img)

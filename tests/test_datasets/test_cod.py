@@ -370,3 +370,73 @@ def test_degraded_nun_configs_degrade_train_and_test_alike(kind, config):
         assert tuple(loader.dataset.levels) == ('light', 'medium', 'heavy')
         assert tuple(loader.dataset.sets) == ('CHAMELEON', 'CAMO', 'COD10K',
                                               'NC4K')
+
+
+def test_foreign_objects_come_from_another_source_colour_matched():
+    """With foreign_object_prob=1 every object is made of another
+    photograph or texture, its colour moved towards the background's;
+    at 0 the scenes are those of the default generator, draw for draw."""
+    from dunseg.datasets.synthesis.cod_scenes import (
+        COD_TRAIN_PHOTO_SOURCES)
+    foreign = CODSceneGenerator(img_size=(48, 48),
+                                sources=COD_TRAIN_PHOTO_SOURCES,
+                                texture_prob=0.0, foreign_object_prob=1.0,
+                                colour_match=(1.0, 1.0))
+    for i in range(6):
+        scene = foreign(np.random.default_rng([0, 0, i]))
+        assert scene['object_source'] != scene['source']
+        assert scene['object_source'] in COD_TRAIN_PHOTO_SOURCES
+    default = CODSceneGenerator(img_size=(48, 48))
+    explicit = CODSceneGenerator(img_size=(48, 48), foreign_object_prob=0.0)
+    for i in range(3):
+        a = default(np.random.default_rng([1, 0, i]))
+        b = explicit(np.random.default_rng([1, 0, i]))
+        assert np.array_equal(a['img'], b['img'])
+        assert a['object_source'] == a['source']
+    for bad in (dict(foreign_object_prob=1.5),
+                dict(colour_match=(0.8, 0.2)),
+                dict(test_fraction=1.0)):  # split='train'
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            CODSceneGenerator(img_size=(48, 48), **bad)
+
+
+def test_heldout_photo_split_uses_no_training_photograph():
+    """The held-out real-photo split is composed only from photographs
+    that no embedded training set uses (its backgrounds and its
+    objects), read whole, including matplotlib's grace_hopper.jpg."""
+    from dunseg.datasets.synthesis.cod_scenes import (
+        COD_HELDOUT_PHOTO_SOURCES, COD_PHOTO_SOURCES,
+        COD_TRAIN_PHOTO_SOURCES)
+    from dunseg.datasets.synthetic_degradation import SKIMAGE_SOURCES
+    heldout = set(COD_HELDOUT_PHOTO_SOURCES)
+    assert len(heldout) >= 2
+    assert not heldout & set(COD_TRAIN_PHOTO_SOURCES)
+    assert not heldout & set(SKIMAGE_SOURCES)  # DA-CLIP / VLU-Net data
+    gen = CODSceneGenerator(img_size=(48, 48), split='test',
+                            sources=COD_HELDOUT_PHOTO_SOURCES,
+                            texture_prob=0.0, test_fraction=1.0,
+                            foreign_object_prob=0.5)
+    seen = set()
+    for i in range(12):
+        scene = gen(np.random.default_rng([0, 1, i]))
+        seen |= {scene['source'], scene['object_source']}
+    assert seen <= heldout and len(seen) == 2
+    # the tiny models' base config uses exactly these lists
+    from mmengine.config import Config
+    cfg = Config.fromfile('configs/_base_/datasets/synthetic_cod_64x64.py')
+    assert set(cfg.train_photos) == set(COD_TRAIN_PHOTO_SOURCES)
+    assert set(cfg.heldout_photos) == heldout
+    assert set(COD_PHOTO_SOURCES) - {'rocket'} <= set(
+        COD_TRAIN_PHOTO_SOURCES)
+
+
+def test_clean_reference_scores_a_clean_set_against_itself():
+    ds = SyntheticCODDataset(num_samples=2, img_size=(32, 32), split='test',
+                             clean_reference=True)
+    sample = ds[0]
+    assert np.array_equal(sample['gt_img'], sample['img'])
+    assert sample['degradation'] == 'clean'
+    with pytest.raises(ValueError, match='clean_reference'):
+        SyntheticCODDataset(num_samples=2, img_size=(32, 32),
+                            clean_reference=True,
+                            degradation=dict(kind='haze'))

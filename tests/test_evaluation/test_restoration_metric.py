@@ -36,7 +36,7 @@ def test_known_psnr_value_and_clamping():
     assert psnr_ssim(pred, gt)[0] == pytest.approx(20.0, abs=1e-4)
     # out-of-range predictions are clamped like the official torch.clamp
     over = torch.full((3, 16, 16), 1.5)
-    assert psnr_ssim(over, torch.ones(3, 16, 16))[0] == np.inf
+    assert psnr_ssim(over, torch.ones(3, 16, 16))[0] == 100.0  # capped
 
 
 def test_center_crop_to_multiple_is_the_official_crop():
@@ -177,3 +177,12 @@ def test_missing_clean_images_skipped_only_when_asked():
     # a clean-only set (e.g. validation on clean images) scores nothing
     assert metric.compute_metrics([dict(without_gt=True)]) == dict(
         num_images=0, num_images_without_gt=1)
+
+
+def test_an_exact_copy_scores_the_psnr_cap_not_infinity():
+    from dunseg.evaluation.metrics.restoration_metric import (MAX_PSNR,
+                                                              psnr_ssim)
+    img = torch.rand(3, 16, 16)
+    psnr, ssim = psnr_ssim(img, img.clone())
+    assert psnr == MAX_PSNR == 100.0 and ssim == pytest.approx(1.0)
+    assert psnr_ssim(img * 0.9, img)[0] < 40

@@ -47,6 +47,14 @@ from ..synthetic_degradation import (
 
 COD_PHOTO_SOURCES = ('grass', 'gravel', 'brick', 'moon', 'chelsea', 'coffee',
                      'rocket', 'astronaut')
+# The embedded tiny models' scenes: photographs for training, and two that
+# no embedded training set uses (neither these scenes nor the degradation
+# data of the DA-CLIP and VLU-Net priors): scenes composed only from them
+# are the held-out real-photo test split.
+COD_TRAIN_PHOTO_SOURCES = ('grass', 'gravel', 'brick', 'moon', 'chelsea',
+                           'coffee', 'astronaut', 'camera', 'coins',
+                           'immunohistochemistry', 'retina', 'cell')
+COD_HELDOUT_PHOTO_SOURCES = ('matplotlib:grace_hopper.jpg', 'rocket')
 COD_TEXTURES = ('dead_leaves', 'blotch', 'smooth')
 SHAPE_KINDS = ('horse', 'blob', 'elongated', 'multipart')
 SPLIT_STREAMS = dict(train=0, test=1)
@@ -251,7 +259,19 @@ class CODSceneGenerator:
         test_fraction (float): Share of each photograph's longer axis
             reserved for test. Defaults to 0.5: equal regions give both
             splits the same texture scale (a 0.3 test band, upscaled more,
-            made every test scene blurrier than the training scenes).
+            made every test scene blurrier than the training scenes). 1.0
+            with ``split='test'`` uses whole photographs (for sources that
+            no training set uses, e.g. :data:`COD_HELDOUT_PHOTO_SOURCES`).
+        foreign_object_prob (float): Probability that the object's texture
+            comes from another photograph or texture instead of the
+            background's own canvas (an object that is not made of its
+            surroundings, as in real camouflage: an animal's skin only
+            resembles the ground). 0 keeps every object cut from its own
+            background and draws no extra random numbers, so older scenes
+            are reproduced exactly.
+        colour_match (tuple[float, float]): For foreign objects, the range
+            of the strength with which the texture's per-channel mean and
+            standard deviation are moved to the background's (1 = matched).
     """
 
     def __init__(self,
@@ -268,7 +288,9 @@ class CODSceneGenerator:
                  texture_shift: Tuple[float, float] = (0.15, 0.4),
                  texture_scale: Optional[Tuple[float, float]] = None,
                  texture_angle: Optional[float] = None,
-                 test_fraction: float = 0.5) -> None:
+                 test_fraction: float = 0.5,
+                 foreign_object_prob: float = 0.0,
+                 colour_match: Tuple[float, float] = (0.5, 1.0)) -> None:
         if difficulty not in DIFFICULTIES:
             raise ValueError(f'CODSceneGenerator: difficulty must be one of '
                              f'{tuple(DIFFICULTIES)}, got {difficulty!r}')
@@ -293,6 +315,18 @@ class CODSceneGenerator:
         if not 0.0 < size_range[0] <= size_range[1] <= 1.0:
             raise ValueError('CODSceneGenerator: size_range must satisfy '
                              f'0 < low <= high <= 1, got {size_range}')
+        if not 0.0 < test_fraction <= 1.0 or (test_fraction == 1.0
+                                               and split == 'train'):
+            raise ValueError('CODSceneGenerator: test_fraction must be in '
+                             '(0, 1), or 1.0 for a test split of held-out '
+                             f'photographs, got {test_fraction} with '
+                             f'split={split!r}')
+        if not 0.0 <= foreign_object_prob <= 1.0:
+            raise ValueError('CODSceneGenerator: foreign_object_prob must be '
+                             f'in [0, 1], got {foreign_object_prob}')
+        if not 0.0 <= colour_match[0] <= colour_match[1] <= 1.0:
+            raise ValueError('CODSceneGenerator: colour_match must satisfy '
+                             f'0 <= low <= high <= 1, got {colour_match}')
         if not sources and texture_prob < 1.0:
             raise ValueError('CODSceneGenerator: no photograph sources; set '
                              'texture_prob=1.0 for procedural textures only')
@@ -310,6 +344,8 @@ class CODSceneGenerator:
         self.texture_scale = tuple(texture_scale)
         self.texture_angle = float(texture_angle)
         self.test_fraction = float(test_fraction)
+        self.foreign_object_prob = float(foreign_object_prob)
+        self.colour_match = tuple(colour_match)
 
     # ------------------------------------------------------------------
     def _region(self, img: np.ndarray) -> np.ndarray:
@@ -320,9 +356,11 @@ class CODSceneGenerator:
         sl = slice(0, cut) if self.split == 'train' else slice(cut, length)
         return img[:, sl] if axis == 1 else img[sl]
 
-    def texture_canvas(self, rng: np.random.Generator
+    def texture_canvas(self, rng: np.random.Generator,
+                       exclude: Optional[str] = None
                        ) -> Tuple[np.ndarray, str]:
-        """An (2H, 2W, 3) texture and its source name."""
+        """An (2H, 2W, 3) texture and its source name (never ``exclude``
+        when another photograph is available)."""
         h, w = 2 * self.img_size[0], 2 * self.img_size[1]
         if rng.uniform() < self.texture_prob:
             kind = COD_TEXTURES[int(rng.integers(len(COD_TEXTURES)))]
@@ -330,7 +368,9 @@ class CODSceneGenerator:
                 return blotch_texture(rng, (h, w)), 'texture:blotch'
             img, kind = procedural_texture(rng, (h, w), kind)
             return img, f'texture:{kind}'
-        name = self.sources[int(rng.integers(len(self.sources)))]
+        choices = [n for n in self.sources if n != exclude] or \
+            list(self.sources)
+        name = choices[int(rng.integers(len(choices)))]
         region = self._region(load_skimage_sources((name, ))[name])
         rh, rw = region.shape[:2]
         # A window covering 60-100 % of the region's shorter side, resized
@@ -396,6 +436,11 @@ class CODSceneGenerator:
                      centre[1] + shift * np.cos(direction)),
             scale=rng.uniform(*self.texture_scale),
             angle=rng.uniform(-self.texture_angle, self.texture_angle))
+        object_source = source
+        if self.foreign_object_prob > 0 and \
+                rng.uniform() < self.foreign_object_prob:
+            foreground, object_source = self.foreign_texture(
+                rng, background, exclude=source)
         # Every channel is shifted by at least a third of the largest
         # shift, so each object keeps a faint colour cue (as real animals
         # never match their background exactly).
@@ -420,11 +465,35 @@ class CODSceneGenerator:
         img = img * illumination
         img = img + rng.normal(0, 0.01, img.shape).astype(np.float32)
         return dict(img=np.clip(img, 0, 1).astype(np.float32),
-                    gt_seg_map=mask, source=source, shape_kind=kind)
+                    gt_seg_map=mask, source=source, shape_kind=kind,
+                    object_source=object_source)
+
+    def foreign_texture(self, rng: np.random.Generator,
+                        background: np.ndarray,
+                        exclude: str) -> Tuple[np.ndarray, str]:
+        """An (H, W, 3) object texture from another source, its colour
+        statistics moved towards the background's by a random strength in
+        ``colour_match``; returns it and its source name."""
+        h, w = self.img_size
+        canvas, source = self.texture_canvas(rng, exclude=exclude)
+        ch, cw = canvas.shape[:2]
+        texture = self._window(
+            canvas, (rng.uniform(h / 2, ch - h / 2),
+                     rng.uniform(w / 2, cw - w / 2)),
+            scale=rng.uniform(*self.texture_scale),
+            angle=rng.uniform(-self.texture_angle, self.texture_angle))
+        mean, std = texture.mean((0, 1)), texture.std((0, 1)) + 1e-3
+        target_mean = background.mean((0, 1))
+        target_std = background.std((0, 1)) + 1e-3
+        matched = (texture - mean) / std * target_std + target_mean
+        strength = rng.uniform(*self.colour_match)
+        return (strength * matched + (1 - strength) * texture).astype(
+            np.float32), source
 
 
 __all__ = [
     'CODSceneGenerator', 'DIFFICULTIES', 'horse_silhouette', 'blob_shape',
     'elongated_shape', 'multipart_shape', 'horse_shape', 'blotch_texture',
-    'SHAPE_KINDS', 'COD_PHOTO_SOURCES', 'COD_TEXTURES', 'SPLIT_STREAMS'
+    'SHAPE_KINDS', 'COD_PHOTO_SOURCES', 'COD_TRAIN_PHOTO_SOURCES',
+    'COD_HELDOUT_PHOTO_SOURCES', 'COD_TEXTURES', 'SPLIT_STREAMS'
 ]

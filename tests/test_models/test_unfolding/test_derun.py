@@ -100,3 +100,38 @@ def test_prior_recomputed_every_iteration_with_prior_fn():
 
     _derun()(image, image, mask, background, prior_fn=prior_fn)
     assert len(calls) == 3
+
+
+def test_residual_gate_closed_returns_the_input_exactly():
+    """With residual_gate a closed gate passes every iterate through
+    unchanged, whatever the operators learned; open, it is the paper's
+    update; the flag adds parameters only when set."""
+    image, mask, background = _inputs()
+    observation = image * 0.5
+    gated = _derun(residual_gate=True)
+    plain = _derun()
+    plain.load_state_dict(gated.state_dict(), strict=False)
+    with torch.no_grad():
+        for it in list(gated.iterations) + list(plain.iterations):
+            for p in it.x1.parameters():  # a non-trivial learned update
+                p.normal_(0, 0.1)
+        for a, b in zip(gated.iterations, plain.iterations):
+            b.x1.load_state_dict(a.x1.state_dict())
+    prior = torch.randn(2, 8)
+    update = plain(observation, image, mask, background, prior=prior)
+    assert not torch.allclose(update[0], observation)
+    for bias, expected in ((-1e4, None), (1e4, update)):
+        with torch.no_grad():
+            for it in gated.iterations:
+                it.gate.weights.bias.fill_(bias)
+        out = gated(observation, image, mask, background, prior=prior)
+        for n, x in enumerate(out):
+            if expected is None:
+                assert torch.equal(x, observation)
+            else:
+                torch.testing.assert_close(x, expected[n])
+    extra = sum(p.numel() for p in gated.parameters()) - sum(
+        p.numel() for p in plain.parameters())
+    assert extra == sum(p.numel() for it in gated.iterations
+                        for p in it.gate.parameters()) > 0
+    assert all(it.gate is None for it in plain.iterations)
