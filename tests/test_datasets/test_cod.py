@@ -376,8 +376,7 @@ def test_foreign_objects_come_from_another_source_colour_matched():
     """With foreign_object_prob=1 every object is made of another
     photograph or texture, its colour moved towards the background's;
     at 0 the scenes are those of the default generator, draw for draw."""
-    from dunseg.datasets.synthesis.cod_scenes import (
-        COD_TRAIN_PHOTO_SOURCES)
+    from dunseg.datasets.synthesis.cod_scenes import COD_TRAIN_PHOTO_SOURCES
     foreign = CODSceneGenerator(img_size=(48, 48),
                                 sources=COD_TRAIN_PHOTO_SOURCES,
                                 texture_prob=0.0, foreign_object_prob=1.0,
@@ -405,8 +404,10 @@ def test_heldout_photo_split_uses_no_training_photograph():
     that no embedded training set uses (its backgrounds and its
     objects), read whole, including matplotlib's grace_hopper.jpg."""
     from dunseg.datasets.synthesis.cod_scenes import (
-        COD_HELDOUT_PHOTO_SOURCES, COD_PHOTO_SOURCES,
-        COD_TRAIN_PHOTO_SOURCES)
+        COD_HELDOUT_PHOTO_SOURCES,
+        COD_PHOTO_SOURCES,
+        COD_TRAIN_PHOTO_SOURCES,
+    )
     from dunseg.datasets.synthetic_degradation import SKIMAGE_SOURCES
     heldout = set(COD_HELDOUT_PHOTO_SOURCES)
     assert len(heldout) >= 2

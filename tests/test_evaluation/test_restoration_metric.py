@@ -180,8 +180,10 @@ def test_missing_clean_images_skipped_only_when_asked():
 
 
 def test_an_exact_copy_scores_the_psnr_cap_not_infinity():
-    from dunseg.evaluation.metrics.restoration_metric import (MAX_PSNR,
-                                                              psnr_ssim)
+    from dunseg.evaluation.metrics.restoration_metric import (
+        MAX_PSNR,
+        psnr_ssim,
+    )
     img = torch.rand(3, 16, 16)
     psnr, ssim = psnr_ssim(img, img.clone())
     assert psnr == MAX_PSNR == 100.0 and ssim == pytest.approx(1.0)
