@@ -37,15 +37,36 @@ echo "================ dunseg embedded NUN demo ================"
 import json
 import sys
 metrics = json.load(open(sys.argv[1]))
-sets = sorted({k.split('/')[0] for k in metrics if k.endswith('/Sm')})
-print(f'{"test set":34s} {"S_alpha":>8s} {"MAE":>7s}')
+sets = [k[:-len('/Sm')] for k in metrics
+        if k.endswith('/Sm') and k.count('/') == 1]
+print(f'{"test set":34s} {"S_alpha":>8s} {"MAE":>7s}   centre-Gaussian '
+      'map   all-zero map')
 for name in sets:
-    print(f'{name:34s} {metrics[name + "/Sm"]:8.4f} '
-          f'{metrics[name + "/MAE"]:7.4f}')
-if 'PSNR' in metrics:
-    print(f'restorations of the degraded sets: PSNR {metrics["PSNR"]:.2f} dB '
-          f'(degraded input {metrics["input_PSNR"]:.2f} dB), SSIM '
-          f'{metrics["SSIM"]:.3f} (input {metrics["input_SSIM"]:.3f})')
+    row = f'{name:34s} {metrics[name + "/Sm"]:8.4f} {metrics[name + "/MAE"]:7.4f}'
+    for base in ('centre-gaussian', 'all-zero'):
+        if f'{name}/{base}/Sm' in metrics:
+            row += (f'   {metrics[f"{name}/{base}/Sm"]:.4f} / '
+                    f'{metrics[f"{name}/{base}/MAE"]:.4f}')
+    print(row)
+groups = [k[len('PSNR_'):] for k in metrics
+          if k.startswith('PSNR_') and f'input_{k}' in metrics]
+if groups:
+    print(f'restorations (PSNR / SSIM) against the input, per group:')
+    for g in groups:
+        print(f'  {g:32s} {metrics["PSNR_" + g]:6.2f} / '
+              f'{metrics["SSIM_" + g]:.3f}   input '
+              f'{metrics["input_PSNR_" + g]:6.2f} / '
+              f'{metrics["input_SSIM_" + g]:.3f}')
+degraded = [g for g in groups if g in ('lowlight', 'haze', 'lowres',
+                                        'combined')]
+if degraded:  # the sets are the same size: the mean of their means
+
+    def mean(key):
+        return sum(metrics[f'{key}_{g}'] for g in degraded) / len(degraded)
+
+    print(f'restorations of the degraded sets: PSNR {mean("PSNR"):.2f} dB '
+          f'(degraded input {mean("input_PSNR"):.2f} dB), SSIM '
+          f'{mean("SSIM"):.3f} (input {mean("input_SSIM"):.3f})')
 PYEOF
 echo "DA-CLIP prior:     $DACLIP_CKPT"
 echo "NUN checkpoint:    $CKPT"

@@ -196,3 +196,26 @@ def test_evaluator_over_concat_dataset_reports_each_set():
     assert metrics['SyntheticCOD-haze-light/MAE'] > 0
     assert metrics['MAE'] == pytest.approx(
         metrics['SyntheticCOD-haze-light/MAE'] / 2)
+
+
+def test_baselines_are_scored_on_the_same_masks_beside_the_model():
+    """The all-zero map's MAE is the object share of each set and its value
+    does not depend on the prediction; the centre map is scored as any
+    prediction would be (checked against scoring it directly)."""
+    from dunseg.evaluation.cod_baselines import centre_gaussian_map
+    gt = square_gt()
+    other = np.zeros((20, 30), np.uint8)
+    other[2:18, 2:28] = 1
+    samples = [sample(np.random.rand(20, 30), gt, name='a'),
+               sample(gt.astype(np.float32), other, name='b')]
+    m = run_metric(samples, baselines=('centre-gaussian', 'all-zero'))
+    assert m['a/all-zero/MAE'] == pytest.approx(gt.mean())
+    assert m['b/all-zero/MAE'] == pytest.approx(other.mean())
+    direct = run_metric([sample(centre_gaussian_map(gt.shape), gt)])
+    assert m['a/centre-gaussian/Sm'] == pytest.approx(direct['Sm'])
+    assert m['a/centre-gaussian/MAE'] == pytest.approx(direct['MAE'])
+    plain = run_metric(samples[:1])
+    assert not any('gaussian' in k for k in plain)
+    assert plain['a/Sm'] == pytest.approx(m['a/Sm'])
+    with pytest.raises(ValueError, match='unknown baselines'):
+        METRICS.build(dict(type='CODMetric', baselines=('centre', )))

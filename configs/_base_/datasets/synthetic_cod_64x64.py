@@ -68,3 +68,7 @@ test_dataloader = dict(
         _test_set(dict(kind='combined', level='medium')),
         _test_set(heldout=True),
     ]))
+# the centre-Gaussian and all-zero maps scored beside the model on every set
+val_evaluator = dict(type='CODMetric',
+                     baselines=('centre-gaussian', 'all-zero'))
+test_evaluator = val_evaluator

@@ -332,8 +332,17 @@ class CODMetric(BaseMetric):
     average over the sets (each set weighing the same) when there are
     several, for checkpoint selection (``save_best='Sm'``).
 
+    With ``baselines``, every set also gets the Sα and MAE of
+    training-free maps scored on the same masks
+    (:data:`~dunseg.evaluation.cod_baselines.COD_BASELINES`:
+    ``'centre-gaussian'``, ``'all-zero'``), as ``<name>/<baseline>/Sm`` and
+    ``<name>/<baseline>/MAE``, printed beside the model's: a model below
+    them has learned less than "look at the middle" or "nothing is there".
+
     Args:
         normalize (bool): Min-max normalise the prediction (official).
+        baselines (sequence of str): Training-free maps to score beside the
+            model. Empty = none (the official evaluation).
         collect_device (str): Device for gathering results across ranks.
         prefix (str, optional): Prefix of the metric names.
     """
@@ -342,11 +351,18 @@ class CODMetric(BaseMetric):
 
     def __init__(self,
                  normalize: bool = True,
+                 baselines: Sequence[str] = (),
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
         _pysod()  # fail at build time, not after a whole test pass
         self.normalize = normalize
+        from ..cod_baselines import COD_BASELINES
+        unknown = [b for b in baselines if b not in COD_BASELINES]
+        if unknown:
+            raise ValueError(f'CODMetric: unknown baselines {unknown}; '
+                             f'choose from {sorted(COD_BASELINES)}')
+        self.baselines = {name: COD_BASELINES[name] for name in baselines}
 
     def process(self, data_batch, data_samples: Sequence) -> None:
         for sample in data_samples:
@@ -377,6 +393,12 @@ class CODMetric(BaseMetric):
             pred_u8 = prediction_to_uint8(pred, gt_u8.shape, self.normalize)
             record = evaluate_cod_image(pred_u8, gt_u8)
             record['dataset_name'] = meta.get('dataset_name')
+            for baseline, make_map in self.baselines.items():
+                scores = evaluate_cod_image(
+                    prediction_to_uint8(make_map(gt_u8.shape), None,
+                                        self.normalize), gt_u8)
+                record[f'{baseline}/Sm'] = scores['Sm']
+                record[f'{baseline}/MAE'] = scores['MAE']
             self.results.append(record)
 
     def compute_metrics(self, results: list) -> Dict[str, float]:
@@ -388,6 +410,12 @@ class CODMetric(BaseMetric):
             for key, value in per_set[name].items():
                 metrics[f'{name}/{key}'] = value
             metrics[f'{name}/num_images'] = len(records)
+            for baseline in self.baselines:
+                for key in ('Sm', 'MAE'):
+                    per_set[name][f'{baseline}/{key}'] = \
+                        metrics[f'{name}/{baseline}/{key}'] = float(
+                            np.mean([r[f'{baseline}/{key}']
+                                     for r in records]))
         for key in COD_METRIC_KEYS:
             metrics[key] = float(
                 np.mean([values[key] for values in per_set.values()]))
@@ -396,6 +424,11 @@ class CODMetric(BaseMetric):
         for name, values in per_set.items():
             lines.append(f'{name:<24}{len(groups[name]):>6}' + ''.join(
                 f'{values[k]:>8.4f}' for k in COD_METRIC_KEYS))
+        for baseline in self.baselines:
+            lines.append(f'{baseline} map (Sm / MAE): ' + ', '.join(
+                f'{name} {values[baseline + "/Sm"]:.4f} / '
+                f'{values[baseline + "/MAE"]:.4f}'
+                for name, values in per_set.items()))
         print_log('COD metrics per test set:\n' + '\n'.join(lines),
                   logger='current')
         return metrics
