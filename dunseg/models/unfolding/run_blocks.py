@@ -347,10 +347,21 @@ class ReverseEdgeUnit(nn.Module):
         return mask, edge
 
 
+def _as_3x3(weight: torch.Tensor) -> torch.Tensor:
+    """A 1x1 kernel as the centre of a 3x3 one (same output at padding 1),
+    so a 1x1 and a 3x3 conv of the same input run as one conv."""
+    return F.pad(weight, (1, 1, 1, 1))
+
+
 class HalfInstanceNormBlock(nn.Module):
     """conv3x3 -> instance-norm on half the channels -> LeakyReLU(0.1) ->
     conv3x3 -> LeakyReLU, plus a 1x1 identity projection (HINet's block);
-    the official ``UNetConvBlock_fre``."""
+    the official ``UNetConvBlock_fre``.
+
+    The first conv and the identity read the same input; they run as one
+    3x3 conv (the 1x1 kernel as its centre tap), which halves the calls
+    of this block's most frequent small convolution.
+    """
 
     def __init__(self, in_channels: int, out_channels: int) -> None:
         super().__init__()
@@ -360,11 +371,26 @@ class HalfInstanceNormBlock(nn.Module):
         self.norm = nn.InstanceNorm2d(out_channels // 2, affine=True)
         self.relu = nn.LeakyReLU(0.1)
 
+    def first_weights(self) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Weight and bias of ``conv_1`` and ``identity`` as one 3x3 conv
+        (``conv_1``'s channels first)."""
+        return (torch.cat([self.conv_1.weight,
+                           _as_3x3(self.identity.weight)]),
+                torch.cat([self.conv_1.bias, self.identity.bias]))
+
+    def finish(self, out: torch.Tensor,
+               identity: torch.Tensor) -> torch.Tensor:
+        """The block after its first conv: ``out`` = conv_1(x)."""
+        half = self.norm.num_features
+        out = self.relu(torch.cat([self.norm(out[:, :half]),
+                                   out[:, half:]], 1))
+        return self.relu(self.conv_2(out)) + identity
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.conv_1(x)
-        first, second = torch.chunk(out, 2, dim=1)
-        out = self.relu(torch.cat([self.norm(first), second], 1))
-        return self.relu(self.conv_2(out)) + self.identity(x)
+        weight, bias = self.first_weights()
+        both = F.conv2d(x, weight, bias, padding=1)
+        width = self.conv_1.out_channels
+        return self.finish(both[:, :width], both[:, width:])
 
 
 class InvertibleCoupling(nn.Module):
@@ -376,6 +402,9 @@ class InvertibleCoupling(nn.Module):
         s  = clamp · (2 σ(H(y1)) − 1)
         y2 = x2 ⊙ exp(s) + G(y1)
         out = x + [y1, y2]
+
+    G and H read the same y1: their first convs and identities run as one
+    conv, and their second convs as one grouped conv.
     """
 
     def __init__(self, channels: int, clamp: float = 0.8) -> None:
@@ -387,18 +416,48 @@ class InvertibleCoupling(nn.Module):
         self.G = HalfInstanceNormBlock(self.split1, self.split2)
         self.H = HalfInstanceNormBlock(self.split1, self.split2)
 
+    def _g_and_h(self, y1: torch.Tensor
+                 ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """``G(y1), H(y1)`` with three convolutions instead of six."""
+        g, h = self.G, self.H
+        width = self.split2
+        weight_g, bias_g = g.first_weights()
+        weight_h, bias_h = h.first_weights()
+        both = F.conv2d(y1, torch.cat([weight_g, weight_h]),
+                        torch.cat([bias_g, bias_h]), padding=1)
+        # channels: [G conv_1, G identity, H conv_1, H identity]
+        half_g = g.norm.num_features
+        half_h = h.norm.num_features
+        hidden = torch.cat([
+            g.norm(both[:, :half_g]), both[:, half_g:width],
+            h.norm(both[:, 2 * width:2 * width + half_h]),
+            both[:, 2 * width + half_h:3 * width]
+        ], 1)
+        hidden = g.relu(hidden)
+        second = g.relu(F.conv2d(
+            hidden, torch.cat([g.conv_2.weight, h.conv_2.weight]),
+            torch.cat([g.conv_2.bias, h.conv_2.bias]), padding=1,
+            groups=2))
+        return (second[:, :width] + both[:, width:2 * width],
+                second[:, width:] + both[:, 3 * width:])
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x1, x2 = x[:, :self.split1], x[:, self.split1:]
         y1 = x1 + self.F(x2)
-        scale = self.clamp * (torch.sigmoid(self.H(y1)) * 2 - 1)
-        y2 = x2 * torch.exp(scale) + self.G(y1)
+        g_out, h_out = self._g_and_h(y1)
+        scale = self.clamp * (torch.sigmoid(h_out) * 2 - 1)
+        y2 = x2 * torch.exp(scale) + g_out
         return x + torch.cat([y1, y2], 1)
 
 
 class CouplingFuse(nn.Module):
     """Coupling block + a parallel conv, merged by a conv, plus the input:
     ``out = x + merge(cat[c, conv(c)])`` with ``c = coupling(x)``; the
-    official ``SpatialFuse`` (kernel 3) and ``ChannelFuse`` (kernel 1)."""
+    official ``SpatialFuse`` (kernel 3) and ``ChannelFuse`` (kernel 1).
+
+    With kernel 1 both convs are linear maps per pixel, so they run as
+    their product, one 1x1 conv.
+    """
 
     def __init__(self, channels: int, kernel_size: int) -> None:
         super().__init__()
@@ -410,8 +469,17 @@ class CouplingFuse(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         coupled = self.spatial_process(x)
-        merged = self.cat(
-            torch.cat([coupled, self.frequency_spatial(coupled)], 1))
+        if self.cat.kernel_size == (1, 1):
+            channels = coupled.shape[1]
+            merge = self.cat.weight[:, :, 0, 0]
+            parallel = self.frequency_spatial.weight[:, :, 0, 0]
+            direct, through = merge[:, :channels], merge[:, channels:]
+            weight = direct + through @ parallel
+            bias = self.cat.bias + through @ self.frequency_spatial.bias
+            merged = F.conv2d(coupled, weight[:, :, None, None], bias)
+        else:
+            merged = self.cat(
+                torch.cat([coupled, self.frequency_spatial(coupled)], 1))
         return merged + x
 
 
