@@ -38,6 +38,10 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 from dunseg.datasets.synthetic_cod import SyntheticCODDataset  # noqa: E402
+from dunseg.evaluation.cod_baselines import (  # noqa: E402
+    all_zero_map,
+    centre_gaussian_map,
+)
 from dunseg.evaluation.metrics.cod_metric import (  # noqa: E402
     evaluate_cod_image,
     gt_to_uint8,
@@ -89,14 +93,11 @@ def spectral_residual(img: np.ndarray, size: int = 64) -> np.ndarray:
 
 
 def centre_prior(img: np.ndarray) -> np.ndarray:
-    h, w = img.shape[:2]
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    return np.exp(-(((yy - (h - 1) / 2) / (h / 4))**2 +
-                    ((xx - (w - 1) / 2) / (w / 4))**2) / 2)
+    return centre_gaussian_map(img.shape[:2])
 
 
 def all_background(img: np.ndarray) -> np.ndarray:
-    return np.zeros(img.shape[:2], np.float32)
+    return all_zero_map(img.shape[:2])
 
 
 PREDICTORS = {
