@@ -78,7 +78,8 @@ RESIZE_POLICY = (
     'test pipeline: its resize or crop, else the native size); scores are '
     'taken at the native size, the prediction brought back bilinearly '
     '(padding removed first); a centre crop is scored on the crop, the '
-    'input and the baselines too')
+    'input and the baselines too; --model-size resizes every image to H x '
+    'W before that pipeline')
 
 
 class FolderLayoutError(ValueError):
@@ -306,6 +307,7 @@ def score_folder(model: torch.nn.Module,
                  kspace_mask=None,
                  bit_depth: Optional[int] = None,
                  slice_index: Optional[int] = None,
+                 model_size: Optional[Sequence[int]] = None,
                  log: Callable[[str], None] = print) -> dict:
     """Run ``model`` on every image of ``degraded_dir`` and score it.
 
@@ -321,6 +323,11 @@ def score_folder(model: torch.nn.Module,
         save_outputs (bool): Save the restored images / score maps.
         kspace_mask, bit_depth, slice_index: As for
             :func:`inference_model`.
+        model_size (tuple[int, int], optional): (H, W) every image is
+            resized to (area when shrinking, bilinear when enlarging)
+            before the test pipeline, e.g. the training size of a model
+            whose config has no resize (the tiny embedded ones: 64x64);
+            scores stay at the native size.
         log: Called with one line per image.
 
     Returns:
@@ -374,17 +381,26 @@ def score_folder(model: torch.nn.Module,
             visualizer.dataset_meta = model.dataset_meta
     records: List[dict] = []
     kinds = None
+    if model_size is not None:
+        model_size = _check_model_size(model_size, medical)
     for stem, path in degraded.items():
-        result = inference_model(model, path, return_stages=grid,
-                                 kspace_mask=kspace_mask,
-                                 slice_index=slice_index,
-                                 bit_depth=bit_depth)
+        if model_size is None:
+            result = inference_model(model, path, return_stages=grid,
+                                     kspace_mask=kspace_mask,
+                                     slice_index=slice_index,
+                                     bit_depth=bit_depth)
+        else:  # the file was read above (bit depth, slice) and is resized
+            result = inference_model(
+                model, _resized(natives[stem], model_size),
+                return_stages=grid, kspace_mask=kspace_mask)
+        geometry = _geometry(natives[stem], result, pipeline.transforms,
+                             model_size)
         if kinds is None:
             kinds = _prediction_kinds(result)
             _check_references(kinds, model, clean_dir, masks_dir)
         record = _score_one(stem, path, result, natives[stem],
                             references.get(stem), gt_masks.get(stem),
-                            clean.get(stem), kinds, pipeline.transforms,
+                            clean.get(stem), kinds, geometry,
                             out_dir if save_outputs else None)
         if visualizer is not None and out_dir is not None:
             canvas = visualizer.render(result.input_image.data, result,
@@ -401,6 +417,7 @@ def score_folder(model: torch.nn.Module,
                                                  False) else 'checkpoint'),
         degraded_dir=degraded_dir, clean_dir=clean_dir, masks_dir=masks_dir,
         predicts=sorted(kinds), resize_policy=RESIZE_POLICY,
+        model_size_hw=list(model_size) if model_size else None,
         psnr_cap_db=PSNR_CAP_DB,
         summary=summarize(records), images=records)
     if out_dir is not None:
@@ -408,6 +425,47 @@ def score_folder(model: torch.nn.Module,
         with open(osp.join(out_dir, 'scores.json'), 'w') as f:
             json.dump(results, f, indent=1)
     return results
+
+
+def _check_model_size(model_size, medical: bool) -> Tuple[int, int]:
+    size = tuple(int(v) for v in model_size)
+    if len(size) != 2 or min(size) < MIN_SIDE:
+        raise ValueError(f'--model-size must be two sizes H W of at least '
+                         f'{MIN_SIDE} pixels, got {list(model_size)}')
+    if medical:
+        raise ValueError(
+            '--model-size is for image models: the medical configs bring '
+            'slices to their working size themselves (ResizeMedical) or run '
+            'at the slice\'s own size, as their k-space mask needs')
+    return size
+
+
+def _resized(native: torch.Tensor, size: Tuple[int, int]) -> np.ndarray:
+    """A (C, H, W) image as an (h, w, C) float array in [0, 1]."""
+    image = native.numpy().transpose(1, 2, 0)
+    shrink = size[0] * size[1] < image.shape[0] * image.shape[1]
+    out = cv2.resize(image, (size[1], size[0]), interpolation=(
+        cv2.INTER_AREA if shrink else cv2.INTER_LINEAR))
+    out = out.reshape(size + (image.shape[2], ))
+    return np.clip(out, 0, 1).astype(np.float32)
+
+
+def _geometry(native: torch.Tensor, result, transforms,
+              model_size) -> Tuple[tuple, Optional[tuple], tuple]:
+    """``(region, content, model_hw)`` of :func:`model_region`, for an
+    image resized to ``model_size`` first when one is given."""
+    native_hw = tuple(native.shape[-2:])
+    model_hw = tuple(result.input_image.data.shape[-2:])
+    if model_size is None:
+        return model_region(native_hw, model_hw, transforms) + (model_hw, )
+    region, content = model_region(model_size, model_hw, transforms)
+    if region != (0, 0) + tuple(model_size):
+        raise ValueError(
+            f'--model-size {model_size[0]} {model_size[1]} is cropped to '
+            f'{model_hw[0]} {model_hw[1]} by the config\'s test pipeline; '
+            f'pass a size it keeps, e.g. --model-size {model_hw[0]} '
+            f'{model_hw[1]}')
+    return (0, 0) + native_hw, content, model_hw
 
 
 def _is_medical(model) -> bool:
@@ -442,10 +500,9 @@ def _check_references(kinds: set, model, clean_dir, masks_dir) -> None:
 
 
 def _score_one(stem, path, result, native, reference, mask_path,
-               clean_path, kinds, transforms, out_dir) -> dict:
+               clean_path, kinds, geometry, out_dir) -> dict:
     native_hw = tuple(native.shape[-2:])
-    model_hw = tuple(result.input_image.data.shape[-2:])
-    region, content = model_region(native_hw, model_hw, transforms)
+    region, content, model_hw = geometry
     record = OrderedDict(
         image=stem, degraded=path,
         native_size_wh=[native_hw[1], native_hw[0]],

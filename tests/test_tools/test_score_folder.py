@@ -314,6 +314,64 @@ def test_resized_model_input_is_scored_at_the_native_size(tmp_path):
             direct['Sm'])
 
 
+def test_a_cropping_restorer_is_scored_on_its_crop(vlunet, tmp_path):
+    """VLU-Net's published configs crop to a multiple of 16: the output
+    covers the centred crop, and the input is scored on the same crop."""
+    config = tmp_path / 'cropping_vlunet.py'
+    config.write_text(
+        f"_base_ = ['{VLUNET}']\n"
+        "test_dataloader = dict(dataset=dict(pipeline=[\n"
+        "    dict(type='CenterCropToMultiple', base=16),\n"
+        "    dict(type='PackRestorationInputs')]))\n")
+    model = load_model(str(config), None, random_weights=True)
+    model.load_state_dict(vlunet.state_dict())
+    folders = write_folders(tmp_path / 'data')
+    results = score_folder(model, folders['degraded'], folders['clean'],
+                           out_dir=str(tmp_path / 'out'), log=quiet)
+    record = results['images'][0]  # 40x52 -> 32x48
+    assert record['model_size_wh'] == [48, 32]
+    assert record['scored_region'] == dict(top=4, left=2, height=32,
+                                           width=48)
+    clean = cv2.imread(record['clean'])[4:36, 2:50, ::-1] / 255.0
+    noisy = cv2.imread(record['degraded'])[4:36, 2:50, ::-1] / 255.0
+    restored = inference_model(model, record['degraded']).pred_image.data
+    assert record['restoration']['PSNR'] == pytest.approx(
+        psnr_ssim(restored, clean.transpose(2, 0, 1))[0])
+    assert record['restoration']['input_PSNR'] == pytest.approx(
+        psnr_ssim(noisy.transpose(2, 0, 1), clean.transpose(2, 0, 1))[0])
+    assert cv2.imread(record['restored']).shape == (32, 48, 3)
+    with pytest.raises(ValueError, match='--model-size 40 40 is cropped to '
+                       '32 32 .* e.g. --model-size 32 32'):
+        score_folder(model, folders['degraded'], model_size=(40, 40),
+                     log=quiet)
+
+
+def test_model_size_feeds_the_training_size_and_scores_natively(
+        nun, tmp_path):
+    """--model-size 32 32: every picture reaches the model at 32x32 (the
+    tiny configs run at the native size otherwise); the restoration and
+    the score map come back to the native size and are scored there."""
+    folders = write_folders(tmp_path)
+    results = score_folder(nun, folders['degraded'], folders['clean'],
+                           folders['masks'], out_dir=str(tmp_path / 'out'),
+                           model_size=(32, 32), log=quiet)
+    assert results['model_size_hw'] == [32, 32]
+    for record, (h, w) in zip(results['images'], SIZES):
+        assert record['model_size_wh'] == [32, 32]
+        assert record['native_size_wh'] == [w, h]
+        restored = cv2.imread(record['restored'])[..., ::-1] / 255.0
+        assert restored.shape == (h, w, 3)
+        clean = cv2.imread(record['clean'])[..., ::-1] / 255.0
+        psnr = psnr_ssim(restored.transpose(2, 0, 1),
+                         clean.transpose(2, 0, 1))[0]
+        # the saved PNG is the scored image rounded to 8 bits
+        assert record['restoration']['PSNR'] == pytest.approx(psnr, abs=0.05)
+        assert cv2.imread(record['score_map'], 0).shape == (h, w)
+    with pytest.raises(ValueError, match='--model-size is for image models'):
+        score_folder(load_model(VLDUN, None, random_weights=True),
+                     folders['degraded'], model_size=(32, 32), log=quiet)
+
+
 def test_restorer_and_segmentor_with_stage_grids(nun, tmp_path):
     folders = write_folders(tmp_path)
     out = tmp_path / 'out'

@@ -73,6 +73,12 @@ def parse_args(argv=None):
         '--random-weights', action='store_true',
         help='score a learned model without a checkpoint, on purpose (the '
         'JSON says so); without it a missing checkpoint is an error')
+    parser.add_argument(
+        '--model-size', type=int, nargs=2, metavar=('H', 'W'),
+        help='resize every image to H x W before the config\'s test '
+        'pipeline, e.g. 64 64 for the tiny embedded models, whose configs '
+        'have no resize (default: as demo/image_demo.py, the config\'s '
+        'own test scale); scores stay at the native size')
     parser.add_argument('--device', default='cpu', help='cpu, cuda, cuda:0')
     parser.add_argument(
         '--kspace-mask', help='VL-DUN with the known operator: the centred '
@@ -106,7 +112,7 @@ def run(args):
         model, args.degraded, clean_dir=args.clean, masks_dir=args.masks,
         out_dir=args.out_dir, grid=args.grid, save_outputs=not args.no_save,
         kspace_mask=args.kspace_mask, bit_depth=args.bit_depth,
-        slice_index=args.slice)
+        slice_index=args.slice, model_size=args.model_size)
     print(format_report(results))
     out = osp.join(osp.abspath(args.out_dir), 'scores.json')
     print(f'scores written to {out}')
