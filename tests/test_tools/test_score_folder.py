@@ -540,7 +540,7 @@ def run_tool(*args):
 
 
 @pytest.mark.slow
-def test_command_line_scores_and_fails_in_one_line(rpcanet, tmp_path):
+def test_command_line_scores_with_a_checkpoint(rpcanet, tmp_path):
     config, checkpoint, _ = rpcanet
     folders = write_folders(tmp_path, channels=1)
     out = tmp_path / 'out'
@@ -552,15 +552,24 @@ def test_command_line_scores_and_fails_in_one_line(rpcanet, tmp_path):
     scores = json.loads((out / 'scores.json').read_text())
     assert scores['weights'] == 'checkpoint'
     assert len(os.listdir(out / 'grids')) == 3
+
+
+def test_command_line_errors_are_one_line(rpcanet, tmp_path):
+    """In process: main() exits with the message alone (no traceback)."""
+    from .test_cod_tools import load_tool
+    tool = load_tool('analysis_tools', 'score_folder.py')
+    config, checkpoint, _ = rpcanet
+    folders = write_folders(tmp_path, channels=1)
     for args, name in (
             ([config, checkpoint, '--degraded', str(tmp_path / 'nope')],
              'nope'),
             ([config, '--degraded', folders['degraded']], '--random-weights'),
             ([config, checkpoint, '--degraded', folders['degraded'],
-              '--clean', folders['clean']], 'restores nothing')):
-        proc = run_tool(*args, '--out-dir', str(tmp_path / 'err'))
-        assert proc.returncode != 0
-        assert 'Traceback' not in proc.stderr, proc.stderr
-        lines = [line for line in proc.stderr.splitlines()
-                 if line.startswith(f'{TOOL}:')]
-        assert len(lines) == 1 and name in lines[0], proc.stderr
+              '--clean', folders['clean']], 'restores nothing'),
+            ([config, checkpoint, '--degraded', folders['degraded'],
+              '--model-size', '3', '64'], 'at least 7 pixels')):
+        with pytest.raises(SystemExit) as exit_info:
+            tool.main(args + ['--out-dir', str(tmp_path / 'err')])
+        message = str(exit_info.value.code)
+        assert message.startswith(f'{TOOL}: ') and name in message, message
+        assert '\n' not in message
