@@ -180,6 +180,18 @@ def test_resize_and_flip_come_before_undersampling():
         ResizeMedical(16)(done)
 
 
+def test_resize_fits_an_already_undersampled_inference_slice():
+    """Inference reads the degraded slice into ``img`` with no ``gt_img``;
+    the model's working size still applies (the VL-DUN 256x256 configs)."""
+    img = np.random.default_rng(0).uniform(0, 1, (24, 48)).astype(np.float32)
+    out = ResizeMedical(32, keep_ratio=True)(dict(img=img, img_path='s.png'))
+    assert out['img'].shape == (32, 32) and 'gt_img' not in out
+    assert (out['img'][:8] == 0).all() and out['img'][8:24].any()
+    assert out['scale_factor'] == (32 / 48, 16 / 24)
+    with pytest.raises(KeyError, match='s.png'):
+        ResizeMedical(32)(dict(img_path='s.png'))
+
+
 def test_inference_sample_packs_without_ground_truth_or_metadata():
     """An already undersampled slice from a file has only ``img``."""
     img = np.random.default_rng(0).uniform(0, 1, (24, 16)).astype(np.float32)

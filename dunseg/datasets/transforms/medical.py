@@ -63,7 +63,8 @@ def _image_id(results: dict) -> str:
 @TRANSFORMS.register_module()
 class ResizeMedical(BaseTransform):
     """Resize ``gt_img`` (area when shrinking, bilinear when enlarging) and
-    ``gt_seg_map`` (nearest) to ``scale``.
+    ``gt_seg_map`` (nearest) to ``scale``; without ``gt_img`` (inference on
+    an already undersampled slice) the input ``img`` instead.
 
     With ``keep_ratio=True`` the slice is scaled to fit inside ``scale``
     and zero-padded (background, class 0) symmetrically, so anatomy keeps
@@ -91,10 +92,14 @@ class ResizeMedical(BaseTransform):
                 'ResizeMedical after KSpaceUndersample: the undersampled '
                 'image would no longer match its k-space mask; put '
                 'ResizeMedical before KSpaceUndersample in the pipeline')
-        if results.get('gt_img') is None:
-            raise KeyError("ResizeMedical: no 'gt_img' in the results of "
+        # Inference reads an already undersampled slice into 'img' (no
+        # clean 'gt_img'): the model still needs it at its working size.
+        key = 'gt_img' if results.get('gt_img') is not None else 'img'
+        if results.get(key) is None:
+            raise KeyError("ResizeMedical: no 'gt_img' (nor an inference "
+                           f"'img') in the results of "
                            f'{results.get("img_path")!r}')
-        img = results['gt_img']
+        img = results[key]
         h, w = img.shape[:2]
         th, tw = self.scale
         if self.keep_ratio:
@@ -114,7 +119,7 @@ class ResizeMedical(BaseTransform):
             img = np.pad(img, pad)
             if seg is not None:
                 seg = np.pad(seg, pad)
-        results['gt_img'] = np.ascontiguousarray(img, np.float32)
+        results[key] = np.ascontiguousarray(img, np.float32)
         if seg is not None:
             results['gt_seg_map'] = seg
         results['img_shape'] = (th, tw)
