@@ -293,7 +293,9 @@ class JointRestorerSegmentor(MultiClassSegMixin, DunSegModel):
                     f"prior's classes {tuple(classes)}; list it in the prior "
                     'config (modality_classes / degradation_classes)')
             labels.append(classes.index(value))
-        return torch.tensor(labels, dtype=torch.long, device=device)
+        # a non-blocking copy: the host does not wait for the device
+        return torch.tensor(labels, dtype=torch.long).to(device,
+                                                         non_blocking=True)
 
     def prior_losses(self, prior_out: dict,
                      data_samples) -> Dict[str, torch.Tensor]:
