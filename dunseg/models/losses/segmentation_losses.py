@@ -18,6 +18,8 @@ from torch import nn
 
 from dunseg.registry import MODELS
 
+from .utils import float32_loss
+
 
 def _check_logits_target(name: str, logits: torch.Tensor,
                          target: torch.Tensor) -> torch.Tensor:
@@ -69,6 +71,7 @@ class FocalLoss(nn.Module):
         self.loss_weight = loss_weight
         self.loss_name = loss_name
 
+    @float32_loss
     def forward(self, logits: torch.Tensor,
                 target: torch.Tensor) -> torch.Tensor:
         target = _check_logits_target(self.loss_name, logits, target)
@@ -101,6 +104,7 @@ class CrossEntropyLoss(nn.Module):
         self.loss_weight = loss_weight
         self.loss_name = loss_name
 
+    @float32_loss
     def forward(self, logits: torch.Tensor,
                 target: torch.Tensor) -> torch.Tensor:
         target = _check_logits_target(self.loss_name, logits, target)
@@ -134,6 +138,7 @@ class MultiClassDiceLoss(nn.Module):
         self.loss_weight = loss_weight
         self.loss_name = loss_name
 
+    @float32_loss
     def forward(self, logits: torch.Tensor, target: torch.Tensor,
                 class_mask: Optional[torch.Tensor] = None) -> torch.Tensor:
         """``class_mask`` (N, classes) bool, optional: classes scored per
