@@ -255,7 +255,8 @@ class JointRestorerSegmentor(MultiClassSegMixin, DunSegModel):
         embedding = prior_out['embedding'] if prior_out is not None else None
         operator = self._operator(data_samples)
         if operator is not None:
-            operator = operator.to(inputs.device)
+            # built on the host from the metainfo: a non-blocking copy
+            operator = operator.to(inputs.device, non_blocking=True)
         padded = self._pad(inputs) if pad else inputs
         states = self.backbone(padded, prior=embedding, operator=operator)
         seg_logits = None
