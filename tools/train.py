@@ -9,6 +9,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
+from dunseg.engine.amp import AMP_DTYPES, amp_optim_wrapper_cfg  # noqa: E402
 from dunseg.engine.checkpoint import (  # noqa: E402
     CheckpointMismatchError,
     read_last_checkpoint_pointer,
@@ -36,7 +37,11 @@ def parse_args():
         help='train from scratch into a work dir that already holds '
         'checkpoints, replacing them (without it that is an error)')
     parser.add_argument(
-        '--amp', action='store_true', help='enable automatic mixed precision')
+        '--amp', nargs='?', const='auto', choices=AMP_DTYPES,
+        help='train in mixed precision: on a CUDA device MMEngine\'s '
+        'AmpOptimWrapper (float16 with a dynamic loss scale, or bfloat16), '
+        'on a CPU a bfloat16 autocast (CPUAmpOptimWrapper); the value picks '
+        'the dtype (default: float16 on CUDA, bfloat16 on a CPU)')
     parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction,
         help='override config settings, e.g. train_cfg.max_epochs=2')
@@ -63,8 +68,11 @@ def main():
         cfg.work_dir = osp.join('./work_dirs',
                                 osp.splitext(osp.basename(args.config))[0])
     if args.amp:
-        cfg.optim_wrapper.type = 'AmpOptimWrapper'
-        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+        try:
+            cfg.optim_wrapper = amp_optim_wrapper_cfg(cfg.optim_wrapper,
+                                                      args.amp)
+        except ValueError as err:
+            raise SystemExit(f'tools/train.py: {args.config}: {err}')
     if args.resume_if_possible and args.resume not in (None, 'auto'):
         raise SystemExit('--resume-if-possible resumes from the work dir; '
                          'drop it when --resume names a checkpoint')

@@ -1,3 +1,4 @@
+from .amp import AMP_DTYPES, CPUAmpOptimWrapper, amp_optim_wrapper_cfg
 from .checkpoint import (
                          CheckpointMismatchError,
                          NonFiniteWeightsError,
@@ -18,6 +19,7 @@ from .runner import DunSegRunner, MissingCheckpointError, NonFiniteLossError
 from .schedule import check_schedule_matches_loop
 
 __all__ = [
+    'AMP_DTYPES', 'CPUAmpOptimWrapper', 'amp_optim_wrapper_cfg',
     'DunSegRunner', 'MissingCheckpointError', 'NonFiniteLossError',
     'DunSegLogProcessor', 'atomic_torch_save',
     'encode_checkpoint', 'decode_checkpoint', 'load_weights_only',

@@ -96,7 +96,9 @@ class CLIPAdapterClassifier(DunSegModel):
                     f'{len(self.classes)} classes {self.classes}; the model '
                     "classes must match the dataset's degradation_classes")
             labels.append(label)
-        return torch.tensor(labels, dtype=torch.long, device=device)
+        # a non-blocking copy: the host does not wait for the device
+        return torch.tensor(labels, dtype=torch.long).to(device,
+                                                         non_blocking=True)
 
     def loss(self, inputs: torch.Tensor,
              data_samples: List[DunSegDataSample]) -> Dict[str, torch.Tensor]:

@@ -255,7 +255,8 @@ class JointRestorerSegmentor(MultiClassSegMixin, DunSegModel):
         embedding = prior_out['embedding'] if prior_out is not None else None
         operator = self._operator(data_samples)
         if operator is not None:
-            operator = operator.to(inputs.device)
+            # built on the host from the metainfo: a non-blocking copy
+            operator = operator.to(inputs.device, non_blocking=True)
         padded = self._pad(inputs) if pad else inputs
         states = self.backbone(padded, prior=embedding, operator=operator)
         seg_logits = None
@@ -293,7 +294,9 @@ class JointRestorerSegmentor(MultiClassSegMixin, DunSegModel):
                     f"prior's classes {tuple(classes)}; list it in the prior "
                     'config (modality_classes / degradation_classes)')
             labels.append(classes.index(value))
-        return torch.tensor(labels, dtype=torch.long, device=device)
+        # a non-blocking copy: the host does not wait for the device
+        return torch.tensor(labels, dtype=torch.long).to(device,
+                                                         non_blocking=True)
 
     def prior_losses(self, prior_out: dict,
                      data_samples) -> Dict[str, torch.Tensor]:

@@ -77,7 +77,8 @@ class MultiClassSegMixin:
             mask = sample.gt_mask.data[0].long()
             space = self._label_space(sample)
             if space is not None:
-                mask = space[mask]  # local -> global labels
+                # local -> global labels, looked up on the mask's device
+                mask = space.to(mask.device, non_blocking=True)[mask]
             masks.append(mask)
         return torch.stack(masks).to(device)
 
@@ -88,7 +89,7 @@ class MultiClassSegMixin:
         keep = torch.zeros(len(data_samples), num_classes, dtype=torch.bool)
         for i, sample in enumerate(data_samples):
             keep[i, self._label_space(sample)] = True
-        return keep.to(device)
+        return keep.to(device, non_blocking=True)
 
     def seg_loss(self, seg_logits: torch.Tensor,
                  data_samples) -> Dict[str, torch.Tensor]:

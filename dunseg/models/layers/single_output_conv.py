@@ -19,8 +19,8 @@ class SingleOutputConv2d(nn.Conv2d):
 
     The constructor fixes stride 1, dilation 1, zero "same" padding and one
     group. The fast path is taken for CPU inputs with more than one channel
-    in channels-last memory format; other inputs (CUDA, NCHW) run the
-    ordinary convolution.
+    in channels-last memory format outside autocast; other inputs (CUDA,
+    NCHW, CPU mixed precision) run the ordinary convolution.
     """
 
     def __init__(self, in_channels: int, kernel_size: int = 3,
@@ -32,7 +32,10 @@ class SingleOutputConv2d(nn.Conv2d):
             in_channels, 1, kernel_size, padding=kernel_size // 2, bias=bias)
 
     def _fast_path_applies(self, x: torch.Tensor) -> bool:
+        # under a CPU autocast the ordinary convolution, which autocast
+        # casts consistently in forward and backward
         return (x.dim() == 4 and x.device.type == 'cpu'
+                and not torch.is_autocast_enabled('cpu')
                 and x.shape[1] > 1
                 and x.is_contiguous(memory_format=torch.channels_last))
 

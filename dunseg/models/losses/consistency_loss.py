@@ -6,6 +6,8 @@ from torch import nn
 
 from dunseg.registry import MODELS
 
+from .utils import float32_loss
+
 
 @MODELS.register_module()
 class CrossStageConsistencyLoss(nn.Module):
@@ -28,6 +30,7 @@ class CrossStageConsistencyLoss(nn.Module):
         self.power = power
         self.loss_name = loss_name
 
+    @float32_loss
     def forward(self, logits_best: torch.Tensor,
                 logits_second: torch.Tensor) -> torch.Tensor:
         if logits_best.shape != logits_second.shape:

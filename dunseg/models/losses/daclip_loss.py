@@ -8,7 +8,10 @@ from torch import nn
 
 from dunseg.registry import MODELS
 
+from .utils import float32_loss
 
+
+@float32_loss
 def clip_contrastive_loss(image_features: torch.Tensor,
                           text_features: torch.Tensor,
                           logit_scale: torch.Tensor) -> torch.Tensor:
@@ -75,6 +78,7 @@ class DACLIPLoss(nn.Module):
         return (F.cross_entropy(logits, target) +
                 F.cross_entropy(logits.T, target)) / 2
 
+    @float32_loss
     def forward(self,
                 content_features: torch.Tensor,
                 caption_features: torch.Tensor,

@@ -5,6 +5,8 @@ from torch import nn
 
 from dunseg.registry import MODELS
 
+from .utils import float32_loss
+
 
 class _PixelLoss(nn.Module):
     """Weighted mean of an element-wise criterion over same-shaped tensors.
@@ -20,6 +22,7 @@ class _PixelLoss(nn.Module):
         self.loss_weight = loss_weight
         self.loss_name = loss_name
 
+    @float32_loss
     def forward(self, pred: torch.Tensor,
                 target: torch.Tensor) -> torch.Tensor:
         if pred.shape != target.shape:
@@ -77,6 +80,7 @@ class PSNRLoss(nn.Module):
         self.eps = eps
         self.loss_name = loss_name
 
+    @float32_loss
     def forward(self, pred: torch.Tensor,
                 target: torch.Tensor) -> torch.Tensor:
         if pred.shape != target.shape or pred.dim() < 2:

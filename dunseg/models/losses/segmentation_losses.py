@@ -18,6 +18,8 @@ from torch import nn
 
 from dunseg.registry import MODELS
 
+from .utils import float32_loss
+
 
 def _check_logits_target(name: str, logits: torch.Tensor,
                          target: torch.Tensor) -> torch.Tensor:
@@ -31,11 +33,15 @@ def _check_logits_target(name: str, logits: torch.Tensor,
             f'class-index targets of shape {expected}, got '
             f'{tuple(target.shape)}')
     target = target.long()
-    if target.numel() and (target.min() < 0
-                           or target.max() >= logits.shape[1]):
-        raise ValueError(
-            f'{name}: targets hold labels {int(target.min())}..'
-            f'{int(target.max())} but there are {logits.shape[1]} classes')
+    if target.numel():
+        # checked on the device without waiting for it (as torch.quantile
+        # checks q on CUDA): raises here on a CPU, as a device-side assert
+        # on an accelerator
+        torch._assert_async(
+            ((target >= 0) & (target < logits.shape[1])).all(),
+            f'{name}: targets hold labels outside 0..{logits.shape[1] - 1} '
+            f'but there are {logits.shape[1]} classes; num_classes of the '
+            "head must cover the dataset's labels")
     return target
 
 
@@ -65,6 +71,7 @@ class FocalLoss(nn.Module):
         self.loss_weight = loss_weight
         self.loss_name = loss_name
 
+    @float32_loss
     def forward(self, logits: torch.Tensor,
                 target: torch.Tensor) -> torch.Tensor:
         target = _check_logits_target(self.loss_name, logits, target)
@@ -97,6 +104,7 @@ class CrossEntropyLoss(nn.Module):
         self.loss_weight = loss_weight
         self.loss_name = loss_name
 
+    @float32_loss
     def forward(self, logits: torch.Tensor,
                 target: torch.Tensor) -> torch.Tensor:
         target = _check_logits_target(self.loss_name, logits, target)
@@ -130,6 +138,7 @@ class MultiClassDiceLoss(nn.Module):
         self.loss_weight = loss_weight
         self.loss_name = loss_name
 
+    @float32_loss
     def forward(self, logits: torch.Tensor, target: torch.Tensor,
                 class_mask: Optional[torch.Tensor] = None) -> torch.Tensor:
         """``class_mask`` (N, classes) bool, optional: classes scored per
@@ -137,19 +146,25 @@ class MultiClassDiceLoss(nn.Module):
         target = _check_logits_target(self.loss_name, logits, target)
         num_classes = logits.shape[1]
         prob = logits.float().softmax(dim=1).flatten(2)  # (N, C, P)
-        one_hot = F.one_hot(target.flatten(1), num_classes).transpose(1, 2)
-        one_hot = one_hot.to(prob.dtype)
+        # one-hot by comparison: F.one_hot reads the labels' range back to
+        # the host on a CPU (the range is checked above, asynchronously)
+        classes = torch.arange(num_classes, device=target.device)
+        one_hot = (target.flatten(1)[:, None] == classes[None, :, None]).to(
+            prob.dtype)  # (N, C, P)
         inter = (prob * one_hot).sum(-1)
         dice = (2 * inter + self.smooth) / (
             prob.sum(-1) + one_hot.sum(-1) + self.smooth)  # (N, C)
-        keep = torch.ones_like(dice, dtype=torch.bool)
+        keep = torch.ones_like(dice)
         if class_mask is not None:
-            keep = keep & class_mask.to(keep.device)
+            keep = keep * class_mask.to(keep.device, non_blocking=True)
         if not self.include_background:
-            keep[:, 0] = False
-        if not keep.any():
-            return logits.sum() * 0.0
-        return self.loss_weight * (1 - dice[keep]).mean()
+            keep[:, 0] = 0
+        # the mean over the kept entries as a masked sum: no branch on and
+        # no indexing by a mask the host would wait for; nothing kept gives
+        # 0 (with a graph, so backward still runs)
+        kept = keep.sum()
+        loss = ((1 - dice) * keep).sum() / kept.clamp(min=1)
+        return self.loss_weight * loss
 
 
 __all__ = ['FocalLoss', 'CrossEntropyLoss', 'MultiClassDiceLoss']

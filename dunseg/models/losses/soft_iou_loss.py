@@ -3,6 +3,8 @@ from torch import nn
 
 from dunseg.registry import MODELS
 
+from .utils import float32_loss
+
 
 @MODELS.register_module()
 class SoftIoULoss(nn.Module):
@@ -28,6 +30,7 @@ class SoftIoULoss(nn.Module):
         self.loss_weight = loss_weight
         self.loss_name = loss_name
 
+    @float32_loss
     def forward(self, logits: torch.Tensor,
                 target: torch.Tensor) -> torch.Tensor:
         if logits.shape != target.shape:

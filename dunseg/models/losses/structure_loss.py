@@ -9,6 +9,8 @@ from torch import nn
 
 from dunseg.registry import MODELS
 
+from .utils import float32_loss
+
 
 def _check_shapes(name: str, pred: torch.Tensor, target: torch.Tensor) -> None:
     if pred.shape != target.shape:
@@ -65,6 +67,7 @@ class StructureLoss(nn.Module):
         self.loss_weight = loss_weight
         self.loss_name = loss_name
 
+    @float32_loss
     def forward(self, logits: torch.Tensor,
                 target: torch.Tensor) -> torch.Tensor:
         _check_shapes(self.loss_name, logits, target)
@@ -114,6 +117,7 @@ class DiceLoss(nn.Module):
         self.loss_weight = loss_weight
         self.loss_name = loss_name
 
+    @float32_loss
     def forward(self, pred: torch.Tensor,
                 target: torch.Tensor) -> torch.Tensor:
         _check_shapes(self.loss_name, pred, target)
@@ -186,6 +190,7 @@ class UncertaintyAwareLoss(nn.Module):
             period = max(1, max_iters // max_epochs)
         return self.cosine_ramp(step, period)
 
+    @float32_loss
     def forward(self, logits: torch.Tensor) -> torch.Tensor:
         confidence = (2 * torch.sigmoid(logits) - 1).abs().pow(2)
         return self.loss_weight * self.coefficient() * (1 - confidence).mean()

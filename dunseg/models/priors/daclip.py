@@ -254,7 +254,9 @@ class DACLIPPrior(CLIPPriorBase):
         """Token ids of ``texts`` for this CLIP (on the module's device)."""
         if not hasattr(self, '_tokenizer'):
             self._tokenizer = build_clip_tokenizer(self.clip_model_cfg)
-        return self._tokenizer(list(texts)).to(self.logit_scale.device)
+        # non-blocking: the host does not wait for the device's queue
+        return self._tokenizer(list(texts)).to(self.logit_scale.device,
+                                               non_blocking=True)
 
     def forward(self, images: torch.Tensor) -> Dict[str, torch.Tensor]:
         pixels = self.preprocess(images)

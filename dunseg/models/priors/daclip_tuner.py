@@ -129,13 +129,14 @@ class DACLIPTuner(DunSegModel):
                     "no metainfo['degradation_label']; use a degradation "
                     'dataset with PackRestorationInputs')
             labels.append(int(sample.metainfo['degradation_label']))
-        labels = torch.tensor(labels, dtype=torch.long, device=device)
-        if labels.numel() and (labels.min() < 0 or
-                               labels.max() >= len(self.classes)):
-            raise ValueError(f'degradation labels {labels.tolist()} outside '
+        # checked on the host, where the labels come from: a check on the
+        # device tensor would wait for the device
+        if any(label < 0 or label >= len(self.classes) for label in labels):
+            raise ValueError(f'degradation labels {labels} outside '
                              f'the {len(self.classes)} classes; the model '
                              "classes must equal the dataset's")
-        return labels
+        return torch.tensor(labels, dtype=torch.long).to(device,
+                                                         non_blocking=True)
 
     def loss(self, inputs: torch.Tensor,
              data_samples: List[DunSegDataSample]) -> Dict[str, torch.Tensor]:

@@ -73,6 +73,15 @@ def _max_filter7(x: torch.Tensor) -> torch.Tensor:
     return F.max_pool2d(x, (7, 1), 1, (3, 0))
 
 
+def _block_border_columns(width: int, device) -> tuple:
+    """Indices of the differences across 8 x 8 block borders (column
+    ``i`` with ``i % 8 == 7``) and of the others, built arithmetically: a
+    boolean mask would make the host wait for the device to count it."""
+    on_border = torch.arange(width // 8, device=device) * 8 + 7
+    k = torch.arange(width - width // 8, device=device)
+    return on_border, k // 7 * 8 + k % 7
+
+
 def image_quality_features(images: torch.Tensor) -> torch.Tensor:
     """33 quality statistics of (N, 3, H, W) images in [0, 1] (H, W >= 16).
 
@@ -123,9 +132,10 @@ def image_quality_features(images: torch.Tensor) -> torch.Tensor:
     for diffs in ((grey[..., :, 1:] - grey[..., :, :-1]).abs(),
                   (grey[..., 1:, :] - grey[..., :-1, :]).abs().transpose(
                       -1, -2)):
-        border = (torch.arange(diffs.shape[-1], device=x.device) % 8) == 7
-        on = diffs[..., border].mean((1, 2, 3))
-        off = diffs[..., ~border].mean((1, 2, 3))
+        on_border, off_border = _block_border_columns(diffs.shape[-1],
+                                                      x.device)
+        on = diffs[..., on_border].mean((1, 2, 3))
+        off = diffs[..., off_border].mean((1, 2, 3))
         feats.append(torch.log((on + 1e-4) / (off + 1e-4))[:, None])
     # colourfulness (Hasler and Suesstrunk 2003): haze and low light fade it
     rg = x[:, 0] - x[:, 1]
@@ -133,7 +143,8 @@ def image_quality_features(images: torch.Tensor) -> torch.Tensor:
     feats.append((torch.sqrt(rg.var((1, 2)) + yb.var((1, 2))) +
                   0.3 * torch.sqrt(rg.mean((1, 2))**2 +
                                    yb.mean((1, 2))**2))[:, None])
-    quantiles = torch.tensor([0.01, 0.5, 0.99], device=x.device)
+    quantiles = torch.tensor([0.01, 0.5, 0.99]).to(x.device,
+                                                  non_blocking=True)
     feats.append(torch.quantile(grey.flatten(1), quantiles, dim=1).T)
     return torch.cat(feats, 1)
 
