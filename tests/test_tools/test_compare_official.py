@@ -47,9 +47,8 @@ def test_rounds_alternate_the_order_and_skip_warmup():
 
 
 def test_ratio_is_the_median_of_per_round_ratios():
-    # the per-round ratios 0.5, 0.5, 0.9 have median 0.5, while the ratio
-    # of the medians would be 2 / 4 = 0.5 only by chance; a slow round that
-    # hits both sides (the third) must not move the median
+    # per-round ratios 0.5, 0.5, 0.9: the median is 0.5, and a round where
+    # the machine was busy for both sides (the third) does not move it
     result = compare_official.paired_ratio([1.0, 2.0, 9.0], [2.0, 4.0, 10.0])
     assert result['ratio'] == pytest.approx(0.5)
     assert result['ratio_min'] == pytest.approx(0.5)
@@ -193,3 +192,10 @@ def test_real_cases_match_the_official_outputs():
     for name in ('rpcanet', 'rpcanet_plus', 'vlunet'):
         case = compare_official.build_case(name, roots, train_batch=1)
         assert case['check'].startswith('equal'), name
+
+
+def test_profile_lists_the_operators_of_one_call():
+    conv = nn.Conv2d(1, 2, 3)
+    table = compare_official.profile_top_ops(
+        lambda: conv(torch.rand(1, 1, 8, 8)), top=5)
+    assert 'aten::conv2d' in table or 'aten::convolution' in table

@@ -169,6 +169,16 @@ def markdown_table(rows: Sequence[dict], target: float = 0.6) -> str:
     return '\n'.join(lines)
 
 
+def profile_top_ops(call: Callable[[], object], top: int = 12) -> str:
+    """``torch.profiler`` table of one call: the ``top`` operators by self
+    CPU time."""
+    from torch.profiler import ProfilerActivity, profile
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        call()
+    return prof.key_averages().table(
+        sort_by='self_cpu_time_total', row_limit=top, max_name_column_width=40)
+
+
 def load_module_from_file(path: str, name: str) -> types.ModuleType:
     """Import one official model file as module ``name`` (no package)."""
     if not osp.isfile(path):
@@ -551,6 +561,9 @@ def parse_args(argv=None):
     parser.add_argument('--no-keep-heap', action='store_true',
                         help="keep glibc's default of returning large "
                         'freed blocks to the kernel (the runner keeps them)')
+    parser.add_argument('--profile', action='store_true',
+                        help='after timing, print the top operators of one '
+                        'call of each side and mode (torch.profiler)')
     parser.add_argument('--out', help='write every number as JSON')
     return parser.parse_args(argv)
 
@@ -615,6 +628,11 @@ def main(argv=None) -> List[dict]:
                   f"{row['official_ms']:9.1f} ms  ours/official "
                   f"{row['ratio']:.3f} ({row['ratio_min']:.3f}-"
                   f"{row['ratio_max']:.3f})", flush=True)
+            if args.profile:
+                for side in ('ours', 'official'):
+                    print(f'  {name} {mode}, {side}: top operators')
+                    print(profile_top_ops(getattr(case[side], mode)),
+                          flush=True)
         del case
     info['load_average_end'] = [round(x, 2) for x in os.getloadavg()]
     info['seconds'] = round(time.perf_counter() - start, 1)
