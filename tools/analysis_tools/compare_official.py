@@ -2,7 +2,7 @@
 
 ``python tools/analysis_tools/compare_official.py --official-root DIR
 [--models rpcanet rpcanet_plus vlunet run64 run192] [--threads 2]
-[--rounds 5] [--warmup 1] [--extra-path DIR] [--out results.json]``
+[--rounds 3] [--warmup 1] [--extra-path DIR] [--out results.json]``
 
 ``DIR`` holds the official checkouts (or give each with ``--rpcanet-root``,
 ``--lrpcanet-root``, ``--vlunet-root``, ``--run-root``):
@@ -549,7 +549,7 @@ def parse_args(argv=None):
                         default=['infer', 'train_step'],
                         choices=['infer', 'train_step'])
     parser.add_argument('--threads', type=int, default=2)
-    parser.add_argument('--rounds', type=int, default=5,
+    parser.add_argument('--rounds', type=int, default=3,
                         help='timed rounds per case and mode')
     parser.add_argument('--warmup', type=int, default=1,
                         help='untimed rounds first')
