@@ -105,8 +105,10 @@ class ProximalCNN(nn.Module):
     def _body(self, x: torch.Tensor) -> torch.Tensor:
         """``self.body(x)``; in eval mode each conv + BatchNorm pair runs as
         one conv with the BatchNorm folded in, which saves a pass over the
-        map (same result up to float rounding)."""
-        if self.training:
+        map (same result up to float rounding). Modules with forward hooks
+        (MAC counters, feature probes) are called as they are, since the
+        folded pair bypasses them."""
+        if self.training or _hooks_observe(self.body):
             return self.body(x)
         layers = list(self.body)
         index = 0
@@ -126,6 +128,15 @@ class ProximalCNN(nn.Module):
                 x = layer(x)
                 index += 1
         return x
+
+
+def _hooks_observe(module: nn.Module) -> bool:
+    """Whether a forward hook watches ``module`` or any module in it."""
+    hooks = nn.modules.module
+    if hooks._global_forward_hooks or hooks._global_forward_pre_hooks:
+        return True
+    return any(m._forward_hooks or m._forward_pre_hooks
+               for m in module.modules())
 
 
 def _fold_batch_norm(conv: nn.Conv2d, norm: nn.BatchNorm2d):

@@ -145,3 +145,18 @@ def test_operators_equal_the_plain_layer_sequence(cls, channels_last,
                 assert got is None or not got.any()
             else:
                 torch.testing.assert_close(got, expected)
+
+
+def test_hooked_modules_are_still_called_in_eval():
+    """MAC counters hook the conv and BatchNorm modules: with a hook in
+    place the eval forward must call them rather than the folded pair."""
+    model = RPCANetPlus(num_stages=1).eval()
+    called = set()
+    layers = [m for m in model.modules()
+              if isinstance(m, (torch.nn.Conv2d, torch.nn.BatchNorm2d))]
+    for layer in layers:
+        layer.register_forward_hook(
+            lambda module, args, out: called.add(id(module)))
+    with torch.no_grad():
+        model(torch.rand(1, 1, 8, 8))
+    assert called == {id(layer) for layer in layers}
