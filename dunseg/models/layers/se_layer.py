@@ -20,5 +20,11 @@ class SELayer(nn.Module):
             nn.Conv2d(channels, hidden, 1), nn.ReLU(inplace=True),
             nn.Conv2d(hidden, channels, 1), nn.Sigmoid())
 
+    def channel_weights(self, x: torch.Tensor) -> torch.Tensor:
+        """The (N, C, 1, 1) weights the forward multiplies ``x`` by; a
+        following linear layer can take them into its own weights instead
+        (see :class:`~dunseg.models.layers.SingleOutputConv2d`)."""
+        return self.excitation(x.mean(dim=(2, 3), keepdim=True))
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x * self.excitation(x.mean(dim=(2, 3), keepdim=True))
+        return x * self.channel_weights(x)

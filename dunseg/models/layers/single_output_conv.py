@@ -1,4 +1,6 @@
 """A convolution with one output channel that is fast on CPU."""
+from typing import Optional
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -39,10 +41,28 @@ class SingleOutputConv2d(nn.Conv2d):
                 and x.shape[1] > 1
                 and x.is_contiguous(memory_format=torch.channels_last))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor,
+                channel_scale: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """The convolution of ``x``, or of ``x * channel_scale`` if given.
+
+        ``channel_scale`` (N, C, 1, 1), e.g. squeeze-and-excitation weights,
+        is folded into per-image taps on the fast path, so the scaled C-channel
+        map is never materialised (same result up to float rounding).
+        """
         if not self._fast_path_applies(x):
+            if channel_scale is not None:
+                x = x * channel_scale
             return super().forward(x)
-        return _ShiftedMatmulConv.apply(x, self.weight, self.bias)
+        n, c = x.shape[:2]
+        k = self.kernel_size[0]
+        taps = self.weight.reshape(c, k * k).t().unsqueeze(0)
+        if channel_scale is not None:
+            taps = taps * channel_scale.reshape(-1, 1, c)
+            if taps.shape[0] not in (1, n):
+                raise ValueError(
+                    f'channel_scale has {channel_scale.shape[0]} rows for a '
+                    f'batch of {n}; give one (N, C, 1, 1) row per image')
+        return _ShiftedMatmulConv.apply(x, taps, self.bias, k)
 
 
 def _tap_offsets(k: int):
@@ -52,21 +72,20 @@ def _tap_offsets(k: int):
 class _ShiftedMatmulConv(torch.autograd.Function):
     """C -> 1 "same" cross-correlation as one matmul and k*k shifted sums.
 
-    Forward: ``R = taps @ pixels`` gives every tap's response map, and
-    ``out[y, x] = sum_t R_t[y + i_t - p, x + j_t - p]``. Backward reverses
-    the shifts of the output gradient into ``G`` (k*k maps), then
-    ``grad_pixels = G^T taps`` and ``grad_taps = G pixels``: two matmuls
-    instead of k*k scatter-adds.
+    ``taps`` (G, k*k, C), G = 1 or one row per image: ``taps[:, t]`` is the
+    weight of tap ``t = i*k + j``. Forward: ``R = taps @ pixels`` gives every
+    tap's response map, and ``out[y, x] = sum_t R_t[y + i_t - p, x + j_t -
+    p]``. Backward reverses the shifts of the output gradient into ``G``
+    (k*k maps), then ``grad_pixels = G^T taps`` and ``grad_taps = G
+    pixels``: two matmuls instead of k*k scatter-adds.
     """
 
     @staticmethod
-    def forward(ctx, x, weight, bias):
+    def forward(ctx, x, taps, bias, k):
         n, c, h, w = x.shape
-        k = weight.shape[-1]
         p = k // 2
         # (N, H*W, C) view of the channels-last input, no copy
         pixels = x.permute(0, 2, 3, 1).reshape(n, h * w, c)
-        taps = weight.reshape(c, k * k).t()  # taps[t] = weight[0, :, i, j]
         responses = torch.matmul(taps, pixels.transpose(1, 2))
         responses = F.pad(responses.view(n, k * k, h, w), (p, p, p, p))
         out = torch.zeros(n, 1, h, w, dtype=x.dtype, device=x.device)
@@ -74,15 +93,16 @@ class _ShiftedMatmulConv(torch.autograd.Function):
             out += responses[:, t:t + 1, i:i + h, j:j + w]
         if bias is not None:
             out += bias.view(1, 1, 1, 1)
-        ctx.save_for_backward(x, weight)
+        ctx.save_for_backward(x, taps)
+        ctx.k = k
         ctx.has_bias = bias is not None
         return out
 
     @staticmethod
     def backward(ctx, grad_out):
-        x, weight = ctx.saved_tensors
+        x, taps = ctx.saved_tensors
         n, c, h, w = x.shape
-        k = weight.shape[-1]
+        k = ctx.k
         p = k // 2
         padded = F.pad(grad_out, (p, p, p, p))
         # G_t[y, x] = grad_out[y - i_t + p, x - j_t + p]
@@ -90,15 +110,15 @@ class _ShiftedMatmulConv(torch.autograd.Function):
             padded[:, :, 2 * p - i:2 * p - i + h, 2 * p - j:2 * p - j + w]
             for i, j in _tap_offsets(k)
         ], dim=1).reshape(n, k * k, h * w)
-        taps = weight.reshape(c, k * k).t()
-        grad_x = grad_weight = grad_bias = None
+        grad_x = grad_taps = grad_bias = None
         if ctx.needs_input_grad[0]:
             grad_pixels = torch.matmul(shifted.transpose(1, 2), taps)
             grad_x = grad_pixels.view(n, h, w, c).permute(0, 3, 1, 2)
         if ctx.needs_input_grad[1]:
             pixels = x.permute(0, 2, 3, 1).reshape(n, h * w, c)
-            grad_taps = torch.matmul(shifted, pixels).sum(0)
-            grad_weight = grad_taps.t().reshape_as(weight)
+            grad_taps = torch.matmul(shifted, pixels)
+            if taps.shape[0] == 1:
+                grad_taps = grad_taps.sum(0, keepdim=True)
         if ctx.has_bias and ctx.needs_input_grad[2]:
             grad_bias = grad_out.sum().reshape(1)
-        return grad_x, grad_weight, grad_bias
+        return grad_x, grad_taps, grad_bias, None

@@ -54,3 +54,32 @@ def test_state_dict_is_that_of_conv2d():
 def test_rejects_even_kernels():
     with pytest.raises(ValueError, match='odd kernel size'):
         SingleOutputConv2d(4, 2)
+
+
+@pytest.mark.parametrize('scale_batch', [1, 3])
+def test_channel_scale_equals_scaling_the_input(scale_batch):
+    fast, reference = _pair(5, 3, True)
+    x = torch.randn(3, 5, 7, 8, dtype=torch.float64).contiguous(
+        memory_format=torch.channels_last)
+    scale = torch.rand(scale_batch, 5, 1, 1, dtype=torch.float64)
+    outputs, grads = [], []
+    for module, scaled in ((fast, False), (reference, True)):
+        inp, s = x.clone().requires_grad_(), scale.clone().requires_grad_()
+        out = module(inp * s) if scaled else module(inp, s)
+        params = [inp, s] + list(module.parameters())
+        grads.append(torch.autograd.grad((out.sin() * 3).sum(), params))
+        outputs.append(out)
+    torch.testing.assert_close(outputs[0], outputs[1])
+    for got, expected in zip(*grads):
+        torch.testing.assert_close(got, expected)
+    # NCHW input: the ordinary convolution of the scaled map
+    torch.testing.assert_close(
+        fast(x.contiguous(), scale), reference(x * scale))
+
+
+def test_channel_scale_needs_one_row_per_image():
+    fast, _ = _pair(4, 3, True)
+    x = torch.randn(3, 4, 5, 5, dtype=torch.float64).contiguous(
+        memory_format=torch.channels_last)
+    with pytest.raises(ValueError, match='one \\(N, C, 1, 1\\) row per image'):
+        fast(x, torch.rand(2, 4, 1, 1, dtype=torch.float64))

@@ -94,3 +94,69 @@ def test_wrong_channel_count_is_explained():
         RPCANet(num_stages=1)(torch.rand(1, 3, 8, 8))
     with pytest.raises(ValueError, match='num_stages'):
         RPCAUnfolding(num_stages=0)
+
+
+def _randomise_batch_norms(model):
+    for module in model.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.uniform_(-0.5, 0.5)
+            module.running_var.uniform_(0.5, 2.0)
+            module.weight.data.uniform_(0.5, 1.5)
+            module.bias.data.uniform_(-0.2, 0.2)
+
+
+@pytest.mark.parametrize('cls', [RPCANet, RPCANetPlus])
+@pytest.mark.parametrize('channels_last', [True, False])
+@pytest.mark.parametrize('training', [True, False])
+def test_operators_equal_the_plain_layer_sequence(cls, channels_last,
+                                                  training):
+    """The operators fold eval BatchNorm into the convs and the SE weights
+    into the head; values and gradients must equal body -> SE -> head run
+    layer by layer (the official module order)."""
+    torch.manual_seed(0)
+    model = cls(num_stages=1).double()
+    _randomise_batch_norms(model)
+    model.train(training)
+    x = torch.rand(2, 1, 12, 10, dtype=torch.float64)
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
+    stage = model.stages[0]
+    for module in (stage.background, stage.target, stage.noise, stage.merge):
+        if module is None:
+            continue
+        operator = module.operator
+        results = []
+        for plain in (False, True):
+            inp = x.clone().requires_grad_()
+            if plain:
+                out = torch.nn.functional.conv2d(
+                    operator.se(operator.body(inp)), operator.head.weight,
+                    operator.head.bias, padding=1)
+            else:
+                out = operator(inp)
+            grads = torch.autograd.grad(
+                out.sin().sum(), [inp] + list(operator.parameters()),
+                allow_unused=True)
+            results.append((out, grads))
+        torch.testing.assert_close(results[0][0], results[1][0])
+        for got, expected in zip(results[0][1], results[1][1]):
+            if expected is None:
+                assert got is None or not got.any()
+            else:
+                torch.testing.assert_close(got, expected)
+
+
+def test_hooked_modules_are_still_called_in_eval():
+    """MAC counters hook the conv and BatchNorm modules: with a hook in
+    place the eval forward must call them rather than the folded pair."""
+    model = RPCANetPlus(num_stages=1).eval()
+    called = set()
+    layers = [m for m in model.modules()
+              if isinstance(m, (torch.nn.Conv2d, torch.nn.BatchNorm2d))]
+    for layer in layers:
+        layer.register_forward_hook(
+            lambda module, args, out: called.add(id(module)))
+    with torch.no_grad():
+        model(torch.rand(1, 1, 8, 8))
+    assert called == {id(layer) for layer in layers}
