@@ -36,12 +36,24 @@ are cut back to size (``blur_context``). Blurring the crop by itself, with
 circular padding, mixes the pixels near a border with the opposite border;
 with 11 px kernels that band is up to 29 % of a 64 px crop, and no restorer
 can undo it.
+
+Multi-scale crops (``crop_sides``, off by default): a prior sees a
+full-size photograph only after it is resized to the CLIP input, which
+changes what a degradation looks like (noise averages out, a blur kernel
+shrinks). With ``crop_sides=(low, high)`` a crop of side drawn
+log-uniformly in [low, high] source pixels (at most the photograph's band)
+is degraded at its own size and only then resized to ``img_size`` with
+the prior's own resampling (antialiased bicubic, as
+:class:`dunseg.models.priors.clip_builder.CLIPImagePreprocess`), so that
+training crops reach the prior as a full-size image does.
 """
 import threading
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
+import torch
+import torch.nn.functional as F
 from mmengine.dataset import BaseDataset
 
 from dunseg.physics.synthesizers import (
@@ -201,6 +213,28 @@ def procedural_texture(rng: np.random.Generator,
     return np.clip(img, 0.0, 1.0).astype(np.float32), kind
 
 
+def resize_like_clip_input(img: np.ndarray,
+                           size: Tuple[int, int]) -> np.ndarray:
+    """An (H, W, 3) image resized to ``size`` = (h, w) the way a CLIP prior
+    resamples its input: antialiased bicubic (``F.interpolate``), clipped
+    to [0, 1]."""
+    if img.shape[:2] == tuple(size):
+        return img
+    x = torch.from_numpy(np.ascontiguousarray(img, dtype=np.float32))
+    # one small image: intra-op threads only add contention on shared
+    # cores (as in dunseg.physics.synthesizers.blur_image)
+    num_threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        y = F.interpolate(x.permute(2, 0, 1)[None], size=tuple(size),
+                          mode='bicubic', align_corners=False,
+                          antialias=True)
+    finally:
+        torch.set_num_threads(num_threads)
+    y = y[0].permute(1, 2, 0).numpy()
+    return np.clip(y, 0.0, 1.0).astype(np.float32)
+
+
 @DATASETS.register_module()
 class SyntheticDegradationDataset(BaseDataset):
     """Embedded all-in-one restoration dataset generated on the fly.
@@ -242,6 +276,13 @@ class SyntheticDegradationDataset(BaseDataset):
             False blurs the crop alone, with the synthesizer's padding.
         degradation_params (dict, optional): Per-degradation overrides for
             :func:`dunseg.physics.synthesize`.
+        crop_sides (tuple[int, int], optional): Multi-scale crops (see the
+            module docstring): the crop's shorter side in source pixels is
+            drawn log-uniformly in ``[low, high]`` (capped by the
+            photograph's band), the crop is degraded at that size and then
+            resized to ``img_size`` with :func:`resize_like_clip_input`.
+            Textures are drawn at the same size. ``scale_range`` is unused
+            then. None (default) keeps crops resized before degradation.
         pipeline (Sequence): Transforms, built with dunseg's registry.
         **kwargs: Other :class:`mmengine.dataset.BaseDataset` arguments.
     """
@@ -263,6 +304,7 @@ class SyntheticDegradationDataset(BaseDataset):
                  colourise: bool = True,
                  blur_context: bool = True,
                  degradation_params: Optional[dict] = None,
+                 crop_sides: Optional[Tuple[int, int]] = None,
                  pipeline: Sequence = (),
                  metainfo: Optional[dict] = None,
                  **kwargs) -> None:
@@ -307,6 +349,15 @@ class SyntheticDegradationDataset(BaseDataset):
         self.colourise = bool(colourise)
         self.blur_context = bool(blur_context)
         self.degradation_params = degradation_params or {}
+        if crop_sides is not None:
+            if len(crop_sides) != 2 or not (
+                    8 <= crop_sides[0] <= crop_sides[1]):
+                raise ValueError(f'{name}: crop_sides must be (low, high) '
+                                 f'source pixels with 8 <= low <= high, got '
+                                 f'{crop_sides!r}; None turns multi-scale '
+                                 'crops off')
+            crop_sides = (int(crop_sides[0]), int(crop_sides[1]))
+        self.crop_sides = crop_sides
         if not self.source_names and self.texture_prob < 1.0:
             raise ValueError(f'{name}: no sources given; set '
                              'texture_prob=1.0 for textures only')
@@ -360,6 +411,46 @@ class SyntheticDegradationDataset(BaseDataset):
             crop = colourise_grey(crop, rng)
         return np.clip(crop, 0.0, 1.0).astype(np.float32), name
 
+    def _crop_shape(self, rng: np.random.Generator,
+                    fit: Tuple[int, int]) -> Tuple[int, int]:
+        """A multi-scale crop's (h, w): shorter side log-uniform in
+        ``crop_sides``, aspect of ``img_size``, fitting in ``fit``."""
+        h, w = self.img_size
+        low, high = self.crop_sides
+        side = float(np.exp(rng.uniform(np.log(low), np.log(high))))
+        scale = min(side / min(h, w), fit[0] / h, fit[1] / w)
+        return max(8, int(round(h * scale))), max(8, int(round(w * scale)))
+
+    def _multiscale_clean(self, rng: np.random.Generator,
+                          margin: int) -> Tuple[np.ndarray, str]:
+        """A clean crop at its own (multi-scale) size plus ``margin``."""
+        if rng.uniform() < self.texture_prob:
+            sh, sw = self._crop_shape(rng, (4096, 4096))
+            img, kind = procedural_texture(rng,
+                                           (sh + 2 * margin, sw + 2 * margin))
+            return img, f'texture:{kind}'
+        sources = load_skimage_sources(self.source_names)
+        for _ in range(10):
+            name = self.source_names[int(rng.integers(len(self.source_names)))]
+            region = self._region(sources[name])
+            rh, rw = region.shape[:2]
+            sh, sw = self._crop_shape(rng, (rh - 2 * margin, rw - 2 * margin))
+            sh, sw = sh + 2 * margin, sw + 2 * margin
+            top = int(rng.integers(0, rh - sh + 1))
+            left = int(rng.integers(0, rw - sw + 1))
+            crop = region[top:top + sh, left:left + sw]
+            # the detail test sees what the prior sees: the resized crop
+            small = resize_like_clip_input(crop, self.img_size)
+            detail = (np.abs(np.diff(small, axis=0)).mean() +
+                      np.abs(np.diff(small, axis=1)).mean()) / 2
+            if detail >= self.min_detail:
+                break
+        if rng.uniform() < 0.5:
+            crop = crop[:, ::-1]
+        if self.colourise and is_grey(crop):
+            crop = colourise_grey(crop, rng)
+        return np.clip(crop, 0.0, 1.0).astype(np.float32), name
+
     def clean_image(self,
                     rng: np.random.Generator,
                     margin: int = 0) -> Tuple[np.ndarray, str]:
@@ -389,12 +480,18 @@ class SyntheticDegradationDataset(BaseDataset):
              int(index)])
         degradation = self.degradations[index % len(self.degradations)]
         margin = self.context_margin(degradation)
-        clean, source = self.clean_image(rng, margin)
+        if self.crop_sides is None:
+            clean, source = self.clean_image(rng, margin)
+        else:
+            clean, source = self._multiscale_clean(rng, margin)
         degraded = synthesize(clean, degradation, rng, self.degradation_params)
         if margin:
-            h, w = self.img_size
-            inner = (slice(margin, margin + h), slice(margin, margin + w))
+            inner = (slice(margin, clean.shape[0] - margin),
+                     slice(margin, clean.shape[1] - margin))
             clean, degraded = clean[inner], degraded[inner]
+        if self.crop_sides is not None:
+            clean = resize_like_clip_input(clean, self.img_size)
+            degraded = resize_like_clip_input(degraded, self.img_size)
         return dict(img=np.ascontiguousarray(degraded, dtype=np.float32),
                     gt_img=np.ascontiguousarray(clean, dtype=np.float32),
                     degradation=degradation,
@@ -417,5 +514,6 @@ class SyntheticDegradationDataset(BaseDataset):
 __all__ = [
     'SyntheticDegradationDataset', 'load_skimage_sources', 'colourise_grey',
     'is_grey',
-    'procedural_texture', 'SKIMAGE_SOURCES', 'TEXTURES'
+    'procedural_texture', 'resize_like_clip_input', 'SKIMAGE_SOURCES',
+    'TEXTURES'
 ]

@@ -162,3 +162,106 @@ def test_blur_uses_the_scene_around_the_crop():
         sample = alone.generate(i)
         np.testing.assert_allclose(sample['img'], blurred_alone(
             sample['gt_img']), atol=1e-5)
+
+
+#: sums of img and gt_img of the first samples as drawn before crop_sides
+#: existed (8 words, 32x40 crops, blur size 11): the option off must not
+#: move a single draw
+DRAWS_BEFORE_CROP_SIDES = [
+    ('astronaut', 1854.4232984092087, 1857.388645766303),
+    ('astronaut', 1914.5394822210073, 300.4515109115491),
+    ('brick', 2506.556088387966, 2233.5287933647633),
+    ('text', 2034.5801726281643, 2037.1946348696947),
+    ('gravel', 225.6905955481343, 2178.155081279576),
+    ('text', 1736.1804383993149, 1744.7662334144115),
+    ('chelsea', 1836.226699873805, 1826.1030391529202),
+    ('texture:smooth', 1692.348229162395, 1692.348229162395),
+]
+EIGHT_WORDS = ('denoise_25', 'dehaze', 'derain', 'deblur', 'delowlight',
+               'jpeg', 'lowres', 'clean')
+
+
+def test_crop_sides_off_keeps_every_draw():
+    ds = SyntheticDegradationDataset(
+        num_samples=8, img_size=(32, 40), degradations=EIGHT_WORDS,
+        degradation_params=dict(deblur=dict(size=11)))
+    assert ds.crop_sides is None
+    for i, (source, img_sum, gt_sum) in enumerate(DRAWS_BEFORE_CROP_SIDES):
+        sample = ds.generate(i)
+        assert sample['source'] == source
+        assert sample['img'].astype(np.float64).sum() == pytest.approx(
+            img_sum, rel=1e-6)
+        assert sample['gt_img'].astype(np.float64).sum() == pytest.approx(
+            gt_sum, rel=1e-6)
+
+
+def test_multiscale_crops_are_deterministic_and_sized():
+    kw = dict(num_samples=16, img_size=(32, 40), degradations=EIGHT_WORDS,
+              crop_sides=(32, 400))
+    ds = SyntheticDegradationDataset(**kw)
+    again = SyntheticDegradationDataset(**kw)
+    single_scale = SyntheticDegradationDataset(
+        num_samples=16, img_size=(32, 40), degradations=EIGHT_WORDS)
+    for i in range(16):
+        sample, other = ds.generate(i), again.generate(i)
+        assert sample['img'].shape == sample['gt_img'].shape == (32, 40, 3)
+        assert sample['img'].dtype == np.float32
+        assert 0 <= sample['img'].min() and sample['img'].max() <= 1
+        assert np.array_equal(sample['img'], other['img'])
+        assert np.array_equal(sample['gt_img'], other['gt_img'])
+        assert sample['degradation'] == EIGHT_WORDS[i % 8]
+        assert not np.array_equal(sample['gt_img'],
+                                  single_scale.generate(i)['gt_img'])
+
+
+def test_multiscale_crops_are_degraded_before_the_resize():
+    from dunseg.datasets.synthetic_degradation import (
+        load_skimage_sources,
+        resize_like_clip_input,
+    )
+
+    def noise_std(crop_side):
+        ds = SyntheticDegradationDataset(
+            num_samples=4, img_size=32, degradations=('denoise_50', ),
+            texture_prob=0.0, sources=('astronaut', ),
+            crop_sides=(crop_side, crop_side))
+        residuals = [ds.generate(i)['img'] - ds.generate(i)['gt_img']
+                     for i in range(4)]
+        return float(np.std(residuals))
+
+    # sigma 50 (0.196) survives at the crop's own size and averages out
+    # when a 320 px crop is shrunk tenfold after being degraded
+    at_input_size, shrunk = noise_std(32), noise_std(320)
+    assert 0.15 < at_input_size < 0.21
+    assert shrunk < at_input_size / 4
+
+    # the clean crop is a resized piece of the photograph: with a square
+    # band no larger than the crop, it is the whole band resized
+    photo = load_skimage_sources(('astronaut', ))['astronaut']
+    ds = SyntheticDegradationDataset(
+        num_samples=2, img_size=32, degradations=('clean', ),
+        texture_prob=0.0, sources=('astronaut', ), crop_sides=(512, 512))
+    ds._region = lambda img: img[100:400, 50:350]
+    expected = resize_like_clip_input(photo[100:400, 50:350], (32, 32))
+    for i in range(2):
+        got = ds.generate(i)['gt_img']
+        assert min(np.abs(got - expected).max(),
+                   np.abs(got - expected[:, ::-1]).max()) < 1e-5
+
+
+def test_multiscale_blur_keeps_the_scene_around_the_crop():
+    ds = SyntheticDegradationDataset(
+        num_samples=3, img_size=32, degradations=('deblur', ),
+        texture_prob=0.0, crop_sides=(96, 96),
+        degradation_params=dict(deblur=dict(size=11)))
+    assert ds.context_margin('deblur') == 5
+    for i in range(3):
+        sample = ds.generate(i)
+        assert sample['img'].shape == (32, 32, 3)
+        assert np.abs(sample['img'] - sample['gt_img']).mean() > 1e-3
+
+
+@pytest.mark.parametrize('crop_sides', [(4, 64), (128, 64), (64, )])
+def test_bad_crop_sides_are_named(crop_sides):
+    with pytest.raises(ValueError, match='crop_sides'):
+        SyntheticDegradationDataset(crop_sides=crop_sides)
