@@ -33,10 +33,11 @@ class StageSelectionRestorer(Restorer):
     scores)``, no gradient) picks one per image; None takes the output,
     which makes the model its parent :class:`Restorer` plus readouts.
 
-    Loss: ``loss_restore`` on the chosen candidate (NUN trains its chosen
-    restoration) plus ``candidate_loss_weight`` times the mean of the same
-    loss over every candidate, so that readouts a selector passes over still
-    learn (and every parameter gets a gradient).
+    Loss: the restoration loss (named by the loss's ``loss_name``) on the
+    chosen candidate (NUN trains its chosen restoration) plus
+    ``candidate_loss_weight`` times the mean of the same loss over every
+    candidate (``loss_candidates``), so that readouts a selector passes
+    over still learn (and every parameter gets a gradient).
 
     Predictions: ``pred_image`` is the chosen candidate; metainfo
     ``selected_stage`` (the stage name) and ``stage_scores`` (the
