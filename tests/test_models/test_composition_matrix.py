@@ -10,7 +10,7 @@ left out silently: ``test_the_matrix_is_total`` checks that every
 
 The fast tier runs every supported value of every axis once per family
 (``fast_combinations``); the other combinations are ``slow``.
-``python tests/test_models/test_composition_matrix.py`` prints the table
+``python -m tests.test_models.test_composition_matrix`` prints the table
 of docs/components.md from these structures.
 """
 import importlib.util
@@ -449,10 +449,11 @@ def markdown_table() -> str:
         lines.append(f'| {name} | ' + ' | '.join(cells) + ' | ' +
                      ', '.join(family.heads) + ' |')
     lines.append('')
-    for reason in sorted(set(EXCLUDED.values())):
-        keys = sorted(f'{n}: {a} {v}' for (n, a, v), r in EXCLUDED.items()
-                      if r == reason)
-        lines.append(f'- {"; ".join(keys)}: {reason}.')
+    groups: Dict[Tuple[str, str, str], list] = {}
+    for (name, axis, value), reason in EXCLUDED.items():
+        groups.setdefault((name, axis, reason), []).append(value)
+    for (name, axis, reason), values in groups.items():
+        lines.append(f'- {name}, {axis} {", ".join(values)}: {reason}.')
     return '\n'.join(lines)
 
 
