@@ -1,9 +1,10 @@
 # VLU-Net-tiny whose output is chosen among its last four stages by NUN's
 # input-aware quality selector (StageSelectionRestorer,
-# docs/components.md): decoder levels 2 and 1 and the refinement stage are
-# read out to images (conv3x3 + upsampling + the input), the fourth
-# candidate is VLU-Net's own output, and InputAwareQualitySelector picks
-# one per image from them and the degraded input. Everything else (data,
+# docs/components.md): decoder levels 3, 2 and 1 are read out to images
+# (conv3x3 + upsampling + the input), the fourth candidate is VLU-Net's own
+# output (the refinement stage through the output conv), and
+# InputAwareQualitySelector picks one per image from them and the degraded
+# input. Everything else (data,
 # prior, loss, schedule) is the parent's:
 # configs/vlunet/vlunet_tiny_5k_synthetic-degradation-64x64.py.
 #

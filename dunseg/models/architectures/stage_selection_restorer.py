@@ -40,7 +40,8 @@ class StageSelectionRestorer(Restorer):
     over still learn (and every parameter gets a gradient).
 
     Predictions: ``pred_image`` is the chosen candidate; metainfo
-    ``selected_stage`` (the stage name) and ``stage_scores`` (the
+    ``selected_stage`` (the stage name; the output carries the last
+    stage's, whose features the output conv reads) and ``stage_scores`` (the
     selector's scores over ``candidate_stages``); with a prior that has
     logits, ``pred_label`` / ``pred_scores`` / ``pred_degradation`` as
     :class:`Restorer` gives them.
