@@ -64,9 +64,10 @@ IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff',
                     '.webp')
 #: Slice files the medical loaders read besides images.
 MEDICAL_EXTENSIONS = ('.npy', '.dcm', '.nii', '.nii.gz')
-#: Identical images have an infinite PSNR; they score this instead, so a
-#: mean over a folder stays a number (the record says ``identical``).
-PSNR_CAP_DB = 100.0
+#: Identical images score this (``psnr_ssim``'s cap) instead of an infinite
+#: PSNR, so a mean over a folder stays a number (the record says
+#: ``identical``).
+PSNR_CAP_DB = MAX_PSNR
 #: skimage's SSIM window is 7x7.
 MIN_SIDE = 7
 #: The per-image COD scores kept in the JSON (the curves are averaged into
@@ -246,14 +247,13 @@ def _crop(image: torch.Tensor, region: tuple) -> torch.Tensor:
 
 def _psnr_ssim(pred: torch.Tensor, gt: torch.Tensor) -> Tuple[float, float,
                                                                 bool]:
-    """PSNR (capped at :data:`PSNR_CAP_DB`), SSIM and whether the images
-    are identical."""
-    with warnings.catch_warnings(), np.errstate(divide='ignore'):
-        warnings.simplefilter('ignore', RuntimeWarning)
-        psnr, ssim = psnr_ssim(pred, gt)
-    identical = not np.isfinite(psnr)
-    return (PSNR_CAP_DB if identical else min(psnr, PSNR_CAP_DB), ssim,
-            identical)
+    """PSNR (capped at :data:`PSNR_CAP_DB` by :func:`psnr_ssim`), SSIM and
+    whether the images are identical (after the same [0, 1] clamp)."""
+    psnr, ssim = psnr_ssim(pred, gt)
+    identical = bool(torch.equal(
+        torch.as_tensor(pred).clamp(0, 1).float(),
+        torch.as_tensor(gt).float()))
+    return min(psnr, PSNR_CAP_DB), ssim, identical
 
 
 def load_model(config: str, checkpoint: Optional[str],

@@ -404,6 +404,13 @@ TRANSFORM_CASES = {
     'Degrade': (dict(type='Degrade'), clean_only,
                 lambda out: out['degradation_label'] == 1 and out[
                     'img'].shape == (16, 16, 3)),
+    'DegradeObservation': (
+        dict(type='DegradeObservation', degradation='denoise_25', seed=0),
+        lambda tmp: dict(img=np.full((16, 16, 1), 0.5, np.float32),
+                         sample_idx=0),
+        lambda out: (out['gt_img'] == 0.5).all() and out[
+            'img'].shape == (16, 16, 1) and out['degradation'] ==
+        'denoise_25' and not np.array_equal(out['img'], out['gt_img'])),
     'PackRestorationInputs': (
         dict(type='PackRestorationInputs'),
         lambda tmp: TRANSFORMS.build(dict(type='Degrade'))(clean_only(tmp)),

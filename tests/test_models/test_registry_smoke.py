@@ -270,6 +270,24 @@ TINY = {
              decode_head=dict(type='StateMaskHead', state_key='T'),
              reconstruction_loss=dict(type='MSELoss', loss_weight=0.1)),
         istd_batch, pred_field('pred_score', 1, 16, 16)),
+    'PriorUnfoldingSegmentor': Smoke(
+        dict(type='PriorUnfoldingSegmentor',
+             data_preprocessor=dict(type='DunSegDataPreprocessor',
+                                    in_channels=1),
+             backbone=dict(type='PriorModulatedRPCA', prior_dim=16,
+                           unfolding=dict(type='RPCANetPlus', num_stages=1,
+                                          channels=8)),
+             prior=dict(type='CLIPDegradationPrior', clip_model=TINY_CLIP,
+                        input_size=32),
+             decode_head=dict(type='StateMaskHead', state_key='T')),
+        istd_batch, pred_field('pred_score', 1, 16, 16)),
+    'StageSelectionRestorer': Smoke(
+        dict(type='StageSelectionRestorer', backbone=TINY_VLUNET,
+             prior=dict(type='CLIPDegradationPrior', clip_model=TINY_CLIP,
+                        input_size=32),
+             selector=dict(type='LearnedQualitySelector'),
+             num_candidates=3),
+        restoration_batch, pred_field('pred_image', 3, 32, 32)),
     'TopHatDetector': Smoke(
         dict(type='TopHatDetector', radius=2), istd_batch,
         pred_field('pred_mask', 1, 16, 16), backward=False, loss=False),
@@ -312,6 +330,20 @@ TINY = {
                  dict(prior=torch.randn(2, 8))),
         lambda out, args: (len(out) == 2 and out[-1].shape == (2, 3, 16, 16)
                            or pytest.fail('DeRUN iterates'))),
+    'PriorModulatedRPCA': Smoke(
+        dict(type='PriorModulatedRPCA', prior_dim=8,
+             unfolding=dict(type='RPCANetPlus', num_stages=2, channels=8)),
+        lambda: ((rand(2, 1, 16, 16), torch.randn(2, 8)), {}),
+        last_state_shape('T', 2, 1, 16, 16)),
+    'VLUNetInnerRestorer': Smoke(
+        dict(type='VLUNetInnerRestorer', num_iterations=3, cue_channels=4,
+             backbone=TINY_VLUNET),
+        lambda: ((rand(2, 3, 12, 12), rand(2, 3, 12, 12),
+                  rand(2, 1, 12, 12), rand(2, 3, 12, 12)),
+                 dict(prior=torch.randn(2, 16))),
+        lambda out, args: (len(out) == 3 and all(
+            x.shape == (2, 3, 12, 12) for x in out)
+            or pytest.fail('VLUNetInnerRestorer iterates'))),
     'VLUNet': Smoke(
         TINY_VLUNET, lambda: ((rand(2, 3, 16, 16), torch.randn(2, 16)), {}),
         last_state_shape('image', 2, 3, 16, 16)),
@@ -398,6 +430,13 @@ TINY = {
         lambda: ((rand(2, 1, 32, 32), ), {}),
         lambda out, args: (out['embedding'].shape == (2, 2, 16)
                            or pytest.fail('embedding'))),
+    'PriorEmbeddingAdapter': Smoke(
+        dict(type='PriorEmbeddingAdapter', reduce='concat',
+             head=dict(type='CLIPDualPrior', clip_model=TINY_CLIP)),
+        lambda: ((rand(2, 1, 32, 32), ), {}),
+        lambda out, args: (out['embedding'].shape == (2, 32)
+                           and out['modality_logits'].shape == (2, 2)
+                           or pytest.fail('adapted embedding'))),
     'DACLIPPrior': Smoke(
         dict(type='DACLIPPrior', clip_model=TINY_CLIP,
              prompts=('noisy', 'hazy'), trainable=('controller', )),

@@ -49,3 +49,6 @@ __all__ = [
     'mask_boundary', 'KSpaceUndersample', 'PackMedicalInputs',
     'ResizeMedical', 'LoadMedicalSliceFromFile', 'MEDICAL_KEYS'
 ]
+from .observation import DegradeObservation  # noqa: E402
+
+__all__ += ['DegradeObservation']

@@ -17,3 +17,7 @@ from .medical_segmentor import MedicalSegmentor  # noqa: E402
 from .restore_then_segment import RestoreThenSegment  # noqa: E402
 
 __all__ += ['MedicalSegmentor', 'RestoreThenSegment']
+from .prior_unfolding_segmentor import PriorUnfoldingSegmentor  # noqa: E402
+from .stage_selection_restorer import StageSelectionRestorer  # noqa: E402
+
+__all__ += ['PriorUnfoldingSegmentor', 'StageSelectionRestorer']

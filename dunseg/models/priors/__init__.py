@@ -30,3 +30,6 @@ __all__ = [
 from .dual_prior import MEDICAL_DEGRADATION_PROMPTS, CLIPDualPrior  # noqa
 
 __all__ += ['CLIPDualPrior', 'MEDICAL_DEGRADATION_PROMPTS']
+from .embedding_adapter import PriorEmbeddingAdapter  # noqa: E402
+
+__all__ += ['PriorEmbeddingAdapter']

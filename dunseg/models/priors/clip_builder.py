@@ -170,7 +170,7 @@ class CLIPImagePreprocess(nn.Module):
     (``antialias=True``) does in the official pipelines: for enlarging,
     PyTorch's antialiased bicubic uses a different kernel (a = -0.5) from
     the plain one (a = -0.75), so a 128² crop would otherwise reach CLIP up
-    to 0.37 off.
+    to 0.37 off. Grey (N, 1, H, W) images are repeated to three channels.
 
     Args:
         input_size (int): CLIP input side. Defaults to 224.
@@ -197,9 +197,14 @@ class CLIPImagePreprocess(nn.Module):
         return int(size * height / width), size
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        if images.dim() != 4 or images.shape[1] != 3:
+        if images.dim() != 4 or images.shape[1] not in (1, 3):
             raise ValueError('CLIPImagePreprocess expects (N, 3, H, W) '
-                             f'images in [0, 1], got {tuple(images.shape)}')
+                             '(or grey (N, 1, H, W)) images in [0, 1], got '
+                             f'{tuple(images.shape)}')
+        if images.shape[1] == 1:
+            # grey infrared frames and medical slices: CLIP sees R = G = B,
+            # as CLIPDualPrior repeats them
+            images = images.expand(-1, 3, -1, -1)
         size = self.input_size
         height, width = images.shape[-2:]
         new_h, new_w = self.resized_shape(height, width)

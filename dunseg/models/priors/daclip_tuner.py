@@ -62,6 +62,10 @@ class DACLIPTuner(DunSegModel):
         default_caption (str): caption of samples without a ``source``.
         max_logit_scale (float): clamp of ``exp(logit_scale)`` (open_clip
             clamps ``logit_scale`` to ln 100 during training).
+        label_key (str): metainfo key of a sample's degradation: an index
+            into ``classes`` (``degradation_label``, the restoration data)
+            or a class name (e.g. ``kspace_pattern`` of the medical
+            phantoms).
         data_preprocessor (dict, optional): defaults to
             ``DunSegDataPreprocessor``.
         init_cfg (dict, optional): MMEngine init config.
@@ -75,6 +79,7 @@ class DACLIPTuner(DunSegModel):
                  caption_template: str = 'a {kind} of {name}',
                  default_caption: str = 'a photo',
                  max_logit_scale: float = 100.0,
+                 label_key: str = 'degradation_label',
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(
@@ -106,6 +111,7 @@ class DACLIPTuner(DunSegModel):
         self.caption_template = caption_template
         self.default_caption = default_caption
         self.max_logit_scale = float(max_logit_scale)
+        self.label_key = label_key
 
     def _forward(self,
                  inputs: torch.Tensor,
@@ -123,12 +129,19 @@ class DACLIPTuner(DunSegModel):
     def _labels(self, data_samples, device) -> torch.Tensor:
         labels = []
         for sample in data_samples:
-            if 'degradation_label' not in sample.metainfo:
+            if self.label_key not in sample.metainfo:
                 raise KeyError(
                     f"data sample of {sample.metainfo.get('img_path')} has "
-                    "no metainfo['degradation_label']; use a degradation "
-                    'dataset with PackRestorationInputs')
-            labels.append(int(sample.metainfo['degradation_label']))
+                    f"no metainfo[{self.label_key!r}]; use a degradation "
+                    'dataset with PackRestorationInputs, or set label_key')
+            label = sample.metainfo[self.label_key]
+            if isinstance(label, str):
+                if label not in self.classes:
+                    raise ValueError(
+                        f'metainfo[{self.label_key!r}] = {label!r} is not '
+                        f'one of the classes {self.classes}')
+                label = self.classes.index(label)
+            labels.append(int(label))
         # checked on the host, where the labels come from: a check on the
         # device tensor would wait for the device
         if any(label < 0 or label >= len(self.classes) for label in labels):

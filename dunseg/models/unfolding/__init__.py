@@ -10,3 +10,7 @@ __all__ += ['VLUNet']
 __all__ += ['RUNUnfolding']
 __all__ += ['NUN', 'DeRUN']
 __all__ += ['VLDUN', 'VLDUNSegHead']
+from .inner_adapters import VLUNetInnerRestorer  # noqa: E402
+from .prior_conditioning import PriorModulatedRPCA  # noqa: E402
+
+__all__ += ['VLUNetInnerRestorer', 'PriorModulatedRPCA']
