@@ -87,8 +87,9 @@ def radial_mask(shape, rng, acceleration=ACCELERATION):
     (random offset), as few as sample >= 1 / acceleration of k-space."""
     h, w = shape
     cy, cx = h // 2, w // 2
-    radius = np.hypot(h, w)
-    t = np.arange(-radius, radius + 0.5, 0.5)
+    # half-pixel steps symmetric about 0, so each spoke samples k and -k
+    half_steps = int(np.ceil(2 * np.hypot(h, w)))
+    t = np.arange(-half_steps, half_steps + 1) * 0.5
     offset = rng.uniform(0, np.pi)
     for spokes in range(1, 4 * max(h, w)):
         mask = np.zeros(shape, bool)
@@ -97,6 +98,10 @@ def radial_mask(shape, rng, acceleration=ACCELERATION):
             x = np.rint(cx + t * np.cos(angle)).astype(int)
             keep = (y >= 0) & (y < h) & (x >= 0) & (x < w)
             mask[y[keep], x[keep]] = True
+        # a spoke's end on the first row / column has its mirror off the
+        # grid; add it, so the mask samples k and -k alike
+        mask |= np.roll(np.flip(mask, (0, 1)), (1 - h % 2, 1 - w % 2),
+                        (0, 1))
         if mask.mean() >= 1 / acceleration:
             return mask.astype(np.float64)
     raise RuntimeError('radial_mask: acceleration out of reach')
@@ -135,9 +140,35 @@ def ssim(output, reference):
     return float(structural_similarity(output, reference, data_range=1.0))
 
 
+def consistent(image, degraded, centred_mask):
+    """numpy projection onto the measurements (for a real slice a sample at
+    k also fixes -k): what an untrained ``data_consistency`` VL-DUN with
+    ``zero_init_output`` returns, written here independently."""
+    mask = np.fft.ifftshift(centred_mask)
+    h, w = mask.shape
+    mirrored = np.roll(np.flip(mask, (0, 1)), (1, 1), (0, 1))
+    sampled = (mask + mirrored) / 2
+    spectrum = np.fft.fft2(image, norm='ortho')
+    observed = np.fft.fft2(degraded, norm='ortho') / np.maximum(sampled, 0.5)
+    return np.fft.ifft2(np.where(sampled > 0, observed, spectrum),
+                        norm='ortho').real
+
+
+class DesignAlone:
+    """Stands in for the model: projection, [0, 1] clip, projection, clip
+    (``consistency_box=(0, 1)`` and ``predict``'s final clip)."""
+
+    def predict_numpy(self, degraded, centred_mask):
+        image = consistent(degraded, degraded, centred_mask)
+        image = consistent(np.clip(image, 0, 1), degraded, centred_mask)
+        return np.clip(image, 0, 1), None, None
+
+
 # ---------------------------------------------------------------- model ---
 def restore(model, degraded, centred_mask):
     """(restored (H, W) in [0, 1], pred_modality, pred_degradation)."""
+    if isinstance(model, DesignAlone):
+        return model.predict_numpy(degraded, centred_mask)
     import torch
     from mmengine.structures import PixelData
 
@@ -157,6 +188,8 @@ def evaluate(model, slices, seeds, sizes=('64', 'native')):
     rows = []
     for name, (image, modality) in slices.items():
         for size in sizes:
+            if size == 'native' and image.shape == (64, 64):
+                continue  # native is the training size: scored once
             clean = image if size == 'native' else resize_area(image, 64)
             for pattern, make in (('radial', radial_mask),
                                   ('cartesian', cartesian_mask)):
@@ -193,12 +226,14 @@ def summarise(rows):
         worse_ssim = sum(r['ssim'] < r['ssim_input'] - 1e-6 for r in group)
         right_mod = sum(_same_modality(r) for r in group)
         right_deg = sum(r['pred_degradation'] == r['pattern'] for r in group)
+        calls = (f'{right_mod} / {right_deg} of {len(group)}'
+                 if group[0]['pred_modality'] is not None else '—')
         shape = 'x'.join(str(s) for s in group[0]['shape'])
         lines.append(
             f'| {name} | {shape} | {pattern} | {mean["psnr_input"]:.2f} → '
             f'{mean["psnr"]:.2f} | {mean["ssim_input"]:.3f} → '
             f'{mean["ssim"]:.3f} | {worse_psnr} / {worse_ssim} of '
-            f'{len(group)} | {right_mod} / {right_deg} of {len(group)} |')
+            f'{len(group)} | {calls} |')
     return '\n'.join(lines)
 
 
@@ -225,15 +260,38 @@ def prior_accuracy(rows):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('config')
-    parser.add_argument('checkpoint')
+    parser.add_argument('checkpoint',
+                        help="the VL-DUN's checkpoint; 'none' = untrained "
+                        '(with zero_init_output and data_consistency the '
+                        "consistent zero-filled input); 'design-alone' = "
+                        'that output computed here in numpy, no model')
+    parser.add_argument('--prior-checkpoint',
+                        help="with checkpoint 'none': the tuned dual prior")
     parser.add_argument('--seeds', type=int, default=3,
                         help='masks per slice, size and pattern')
     parser.add_argument('--out', help='JSON file for every row')
     args = parser.parse_args(argv)
-    if not osp.isfile(args.checkpoint):
-        sys.exit(f'checkpoint {args.checkpoint!r} not found')
+    if args.checkpoint == 'design-alone':
+        rows = evaluate(DesignAlone(), held_out_slices(), args.seeds)
+        print(summarise(rows))
+        if args.out:
+            with open(args.out, 'w') as f:
+                json.dump(dict(rows=rows), f, indent=1)
+        return rows
+    checkpoint = None if args.checkpoint == 'none' else args.checkpoint
+    if checkpoint is not None and not osp.isfile(checkpoint):
+        sys.exit(f'checkpoint {checkpoint!r} not found')
+    options = None
+    if args.prior_checkpoint:
+        if checkpoint is not None:
+            sys.exit('--prior-checkpoint goes with checkpoint none (a '
+                     'trained checkpoint holds its prior)')
+        options = {'model.prior_checkpoint': args.prior_checkpoint}
+    import torch
+
     from dunseg.apis import init_model
-    model = init_model(args.config, args.checkpoint)
+    torch.manual_seed(0)
+    model = init_model(args.config, checkpoint, cfg_options=options)
     rows = evaluate(model, held_out_slices(), args.seeds)
     table = summarise(rows)
     accuracy = prior_accuracy(rows)
