@@ -169,6 +169,8 @@ def restore(model, degraded, centred_mask):
     """(restored (H, W) in [0, 1], pred_modality, pred_degradation)."""
     if isinstance(model, DesignAlone):
         return model.predict_numpy(degraded, centred_mask)
+    if getattr(model, 'score_prior_only', False):
+        return prior_calls(model, degraded)
     import torch
     from mmengine.structures import PixelData
 
@@ -182,6 +184,16 @@ def restore(model, degraded, centred_mask):
     restored = out.pred_image.data[0].double().numpy()
     return (restored, out.metainfo.get('pred_modality'),
             out.metainfo.get('pred_degradation'))
+
+
+def prior_calls(model, degraded):
+    """(zero-filled input, modality, pattern): the dual prior alone."""
+    import torch
+    inputs = torch.from_numpy(degraded[None, None].astype(np.float32))
+    with torch.no_grad():
+        calls = model._recognised(model.prior(inputs), 0)
+    return (np.clip(degraded, 0, 1), calls.get('pred_modality'),
+            calls.get('pred_degradation'))
 
 
 def evaluate(model, slices, seeds, sizes=('64', 'native')):
@@ -270,6 +282,8 @@ def main(argv=None):
     parser.add_argument('--seeds', type=int, default=3,
                         help='masks per slice, size and pattern')
     parser.add_argument('--out', help='JSON file for every row')
+    parser.add_argument('--prior-only', action='store_true',
+                        help='score the dual prior alone (no unfolding)')
     args = parser.parse_args(argv)
     if args.checkpoint == 'design-alone':
         rows = evaluate(DesignAlone(), held_out_slices(), args.seeds)
@@ -292,6 +306,7 @@ def main(argv=None):
     from dunseg.apis import init_model
     torch.manual_seed(0)
     model = init_model(args.config, checkpoint, cfg_options=options)
+    model.score_prior_only = args.prior_only
     rows = evaluate(model, held_out_slices(), args.seeds)
     table = summarise(rows)
     accuracy = prior_accuracy(rows)
