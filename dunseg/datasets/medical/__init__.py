@@ -34,6 +34,14 @@ RAS-stored volumes show anterior up; image and label are turned alike.
 """
 from .base import DATA_SOURCES, MedicalVolumeDataset
 from .intensity import normalise_volume, scale_mri, window_ct
+from .packaged import (
+                       HELD_OUT_SLICES,
+                       PACKAGED_SLICE_SOURCES,
+                       PackagedRealSliceDataset,
+                       load_packaged_slices,
+                       packaged_file,
+                       random_square_crop,
+)
 from .readers import (
                       DICOM_MODALITIES,
                       DICOM_SUFFIXES,
@@ -62,5 +70,7 @@ __all__ = [
     'nifti_shape', 'read_dicom_headers', 'load_dicom_series',
     'load_dicom_seg', 'packaged_sample_slices', 'read_dicom_image',
     'read_medical_slice', 'DATA_SOURCES', 'NIFTI_SUFFIXES', 'SLICE_SUFFIXES',
-    'DICOM_SUFFIXES', 'DICOM_MODALITIES'
+    'DICOM_SUFFIXES', 'DICOM_MODALITIES', 'PackagedRealSliceDataset',
+    'PACKAGED_SLICE_SOURCES', 'HELD_OUT_SLICES', 'load_packaged_slices',
+    'packaged_file', 'random_square_crop'
 ]

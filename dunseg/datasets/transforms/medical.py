@@ -43,7 +43,8 @@ MEDICAL_META_KEYS = ('img_path', 'seg_map_path', 'img_id', 'slice_index',
                      'ori_shape', 'img_shape', 'modality', 'dataset_name',
                      'num_classes', 'classes', 'kspace_pattern',
                      'kspace_acceleration', 'kspace_seed', 'flip',
-                     'flip_direction', 'rotation', 'anatomy', 'sample_idx')
+                     'flip_direction', 'rotation', 'anatomy', 'sample_idx',
+                     'seg_labelled')
 
 
 def _image_id(results: dict) -> str:
@@ -167,6 +168,10 @@ class KSpaceUndersample(BaseTransform):
         pattern (str): MRI column pattern, ``'random'`` or ``'equispaced'``.
         golden_angle (bool): CT: golden-angle spokes.
         seed (int, optional): Base seed for fixed per-image masks.
+        random_pattern (bool): Draw the pattern (radial or Cartesian) per
+            image from its mask seed instead of from the modality, so that a
+            prior trained on the samples must read the pattern from the
+            image (the slice's ``modality`` is kept).
 
     Inference (:func:`dunseg.apis.inference_model`) drops it
     (``skip_at_inference``): a file given to a model is the already
@@ -184,7 +189,8 @@ class KSpaceUndersample(BaseTransform):
                  center_fraction: float = 0.08,
                  pattern: str = 'random',
                  golden_angle: bool = False,
-                 seed: Optional[int] = None) -> None:
+                 seed: Optional[int] = None,
+                 random_pattern: bool = False) -> None:
         if modality != 'auto':
             modality = check_modality(modality, 'KSpaceUndersample')
         if acceleration is None or acceleration < 1:
@@ -206,6 +212,7 @@ class KSpaceUndersample(BaseTransform):
         self.pattern = pattern
         self.golden_angle = golden_angle
         self.seed = seed
+        self.random_pattern = bool(random_pattern)
 
     def mask_seed(self, results: dict) -> int:
         """The mask seed of this image (see the class docstring)."""
@@ -237,6 +244,11 @@ class KSpaceUndersample(BaseTransform):
         else:
             modality = self.modality
         seed = self.mask_seed(results)
+        if self.random_pattern:
+            # the pattern follows from the stored seed, so it is rebuilt too
+            drawn = np.random.default_rng([seed, 1]).integers(2)
+            results.setdefault('modality', modality)
+            modality = ('CT', 'MRI')[int(drawn)]
         mask = make_kspace_mask(modality, clean.shape, self.acceleration,
                                 self.num_spokes, self.center_fraction,
                                 self.pattern, self.golden_angle, seed)
@@ -253,7 +265,7 @@ class KSpaceUndersample(BaseTransform):
         return (f'{type(self).__name__}(modality={self.modality!r}, '
                 f'acceleration={self.acceleration}, num_spokes='
                 f'{self.num_spokes}, center_fraction={self.center_fraction}, '
-                f'seed={self.seed})')
+                f'seed={self.seed}, random_pattern={self.random_pattern})')
 
 
 @TRANSFORMS.register_module()

@@ -173,9 +173,12 @@ class JointRestorerSegmentor(MultiClassSegMixin, DunSegModel):
 
     @property
     def needs_kspace_mask(self) -> bool:
-        """The known-operator variant: samples must carry ``kspace_mask``
-        (inference: :func:`dunseg.apis.inference_model` ``kspace_mask``)."""
-        return bool(getattr(self.backbone, 'physical_operator', False))
+        """The known-operator and data-consistency variants: samples must
+        carry ``kspace_mask`` (inference: :func:`dunseg.apis.inference_model`
+        ``kspace_mask``)."""
+        backbone = self.backbone
+        return bool(getattr(backbone, 'needs_operator',
+                            getattr(backbone, 'physical_operator', False)))
 
     def _label_space(self, sample) -> Optional[torch.Tensor]:
         name = sample.metainfo.get('dataset_name')
@@ -222,12 +225,13 @@ class JointRestorerSegmentor(MultiClassSegMixin, DunSegModel):
         return states[-1]['image']
 
     def _operator(self, data_samples):
-        if not getattr(self.backbone, 'physical_operator', False):
+        if not self.needs_kspace_mask:
             return None
         if not data_samples:
             raise ValueError(
-                'the physical-operator variant needs data samples with '
-                'kspace_mask (KSpaceUndersample + PackMedicalInputs); '
+                'the physical-operator and data-consistency variants need '
+                'data samples with kspace_mask (KSpaceUndersample + '
+                'PackMedicalInputs); '
                 "mode='tensor' without them cannot build the operator")
         from dunseg.physics.undersampling import kspace_operator_from_masks
         return kspace_operator_from_masks(data_samples)

@@ -93,7 +93,21 @@ class MultiClassSegMixin:
 
     def seg_loss(self, seg_logits: torch.Tensor,
                  data_samples) -> Dict[str, torch.Tensor]:
-        """Every loss of ``seg_losses`` on (N, classes, H, W) logits."""
+        """Every loss of ``seg_losses`` on (N, classes, H, W) logits.
+
+        Samples whose metainfo has ``seg_labelled=False`` (slices with no
+        label map, trained for restoration only) are left out; a batch
+        with none labelled gives zero losses that keep the graph."""
+        labelled = [
+            i for i, sample in enumerate(data_samples)
+            if sample.metainfo.get('seg_labelled', True)
+        ]
+        if not labelled:
+            zero = seg_logits.sum() * 0
+            return {loss_fn.loss_name: zero for loss_fn in self.seg_losses}
+        if len(labelled) < len(data_samples):
+            seg_logits = seg_logits[labelled]
+            data_samples = [data_samples[i] for i in labelled]
         target = self._gt_masks(data_samples, seg_logits.device)
         class_mask = self._class_mask(data_samples, seg_logits.shape[1],
                                       seg_logits.device)

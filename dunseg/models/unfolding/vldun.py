@@ -78,6 +78,16 @@ are; VLU-Net here: 35,353,028 and 42.03 G); cross-attention heads (1, 2, 4, 8);
 ``tokens_per_prior = 4``; ``pool_size = 2``; Mamba ``d_state = 16``,
 ``expand = 2``; ρ init 1.
 
+Data consistency (``data_consistency=True``, ours, off by default): the
+Rec. Head's image is projected onto the slices consistent with the measured
+k-space samples (:func:`project_onto_measurements`), optionally alternated
+with the clip to the intensity box (``consistency_box``). Both sets contain
+the clean slice, so each projection moves the image no further from it; with
+``zero_init_output`` an untrained network returns the projection of the
+zero-filled input itself, which is that input for Hermitian-symmetric masks
+and closer to the clean slice otherwise. The network can only change the
+unmeasured frequencies.
+
 w/o CLIP (Table 3, ``use_prior=False``): learned prompts replace the CLIP
 priors, PromptIR-style: a bank of ``num_learned_prompts`` vectors weighted
 per image and per prior slot by ``softmax(Linear(GAP(ŷ_1)))``.
@@ -126,6 +136,39 @@ def centre_crop_kspace_mask(mask: torch.Tensor, size) -> torch.Tensor:
     top = big_h // 2 - h // 2
     left = big_w // 2 - w // 2
     return mask[..., top:top + h, left:left + w]
+
+
+def project_onto_measurements(image: torch.Tensor, zero_filled: torch.Tensor,
+                              mask: torch.Tensor) -> torch.Tensor:
+    """Orthogonal projection of real slices onto those that agree with the
+    measured k-space samples.
+
+    ``zero_filled = Re F⁻¹(M ⊙ F x)`` (``KSpaceUndersample``) and ``mask``
+    ``M`` (N or 1, 1, H, W) in FFT order (``KSpaceMask.mask``). For a real
+    ``x``, ``F x(−k) = conj(F x(k))``, so a sample at ``k`` also fixes
+    ``−k``, and ``F zero_filled = S ⊙ F x`` with ``S = (M(k) + M(−k)) / 2``.
+    The projection keeps the image's coefficients where ``S = 0`` and puts
+    the measured ones, ``F zero_filled / S``, where ``S > 0``: the orthogonal
+    projection (``F`` is unitary) onto an affine set that holds the clean
+    slice, so the result is never further from it than ``image`` is.
+    """
+    if mask.shape[-2:] != image.shape[-2:]:
+        raise ValueError(
+            f'project_onto_measurements: the k-space mask is '
+            f'{tuple(mask.shape[-2:])} but the slices are '
+            f'{tuple(image.shape[-2:])}; undersample the slices at the size '
+            'the network sees (no padding)')
+    mask = mask.to(device=image.device, dtype=image.dtype)
+    # M(−k): index k -> (−k) mod N along each axis
+    mirrored = torch.roll(torch.flip(mask, dims=(-2, -1)), shifts=(1, 1),
+                          dims=(-2, -1))
+    sampled = (mask + mirrored) / 2
+    measured = sampled > 0
+    spectrum = torch.fft.fft2(image, norm='ortho')
+    observed = torch.fft.fft2(zero_filled.to(image.dtype), norm='ortho')
+    observed = observed / sampled.clamp_min(0.5)
+    projected = torch.where(measured, observed, spectrum)
+    return torch.fft.ifft2(projected, norm='ortho').real
 
 
 class PriorCrossAttention(nn.Module):
@@ -371,6 +414,13 @@ class VLDUN(BaseModule):
         step_init (float): Initial ρ of every stage.
         zero_init_output (bool): Start the Rec. Head at zero, so the network
             begins as the identity (restored = zero-filled input).
+        data_consistency (bool): Project the Rec. Head's image onto the
+            slices consistent with the measured k-space samples (ours, off
+            in the paper's configs; module docstring); ``forward`` then needs
+            ``operator``.
+        consistency_box (tuple[float, float], optional): With
+            ``data_consistency``, also clip to this intensity range between
+            two projections (the slices are normalised to [0, 1]).
         bias (bool): Bias in the convolutions.
         init_cfg (dict, optional): MMEngine init config.
     """
@@ -396,6 +446,8 @@ class VLDUN(BaseModule):
                  num_learned_prompts: int = 8,
                  step_init: float = 1.0,
                  zero_init_output: bool = False,
+                 data_consistency: bool = False,
+                 consistency_box: Optional[Sequence[float]] = None,
                  bias: bool = False,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
@@ -409,6 +461,19 @@ class VLDUN(BaseModule):
         self.use_prior = use_prior
         self.physical_operator = physical_operator
         self.frequency_decoupling = frequency_decoupling
+        if consistency_box is not None:
+            if not data_consistency:
+                raise ValueError('VLDUN: consistency_box alternates with the '
+                                 'data-consistency projection; set '
+                                 'data_consistency=True or drop it')
+            if len(consistency_box) != 2 or \
+                    consistency_box[0] >= consistency_box[1]:
+                raise ValueError('VLDUN: consistency_box must be (low, high) '
+                                 f'with low < high, got {consistency_box!r}')
+            consistency_box = (float(consistency_box[0]),
+                               float(consistency_box[1]))
+        self.data_consistency = data_consistency
+        self.consistency_box = consistency_box
         mamba_cfg = dict(mamba_cfg or {})
 
         def stage(level: int, channels: int, blocks: int) -> AMUnfoldingStage:
@@ -462,6 +527,11 @@ class VLDUN(BaseModule):
                 torch.randn(num_learned_prompts, prior_dim) * 0.02)
             self.prompt_weights = nn.Linear(
                 c1, num_prior_vectors * num_learned_prompts)
+
+    @property
+    def needs_operator(self) -> bool:
+        """Whether ``forward`` needs the batch's k-space operator."""
+        return self.physical_operator or self.data_consistency
 
     @property
     def stages(self) -> List[AMUnfoldingStage]:
@@ -526,6 +596,13 @@ class VLDUN(BaseModule):
                 f'VLDUN needs H and W divisible by 8 (3 down-samplings), got '
                 f'{h}x{w}; pad or crop the slices')
         operators = self._level_operators(operator, (h, w))
+        if self.data_consistency and operator is not None and tuple(
+                operator.mask.shape[-2:]) != (h, w):
+            raise ValueError(
+                f'VLDUN: the k-space mask is '
+                f'{tuple(operator.mask.shape[-2:])} but the slices are '
+                f'{(h, w)}; data consistency needs unpadded slices whose '
+                'size is a multiple of 8')
         y1 = self.patch_embed_y(inputs)
         prior = self._prior_tokens(prior, y1)
         states: List[State] = []
@@ -554,8 +631,26 @@ class VLDUN(BaseModule):
         y = torch.cat([self.up2_1_y(y), y1], 1)
         x = run('decoder_level1', x, y)
         x = run('refinement', x, y)
-        states[-1]['image'] = self.output(x) + inputs
+        image = self.output(x) + inputs
+        if self.data_consistency:
+            image = self._consistent(image, inputs, operator)
+        states[-1]['image'] = image
         return states
+
+    def _consistent(self, image: torch.Tensor, inputs: torch.Tensor,
+                    operator) -> torch.Tensor:
+        """Projection onto the measurements, alternated with the box."""
+        if operator is None:
+            raise ValueError(
+                'VLDUN(data_consistency=True) needs the k-space operator: '
+                'forward(inputs, operator=kspace_operator_from_masks('
+                'data_samples)); the samples need kspace_mask '
+                '(KSpaceUndersample + PackMedicalInputs)')
+        image = project_onto_measurements(image, inputs, operator.mask)
+        if self.consistency_box is not None:
+            image = image.clamp(*self.consistency_box)
+            image = project_onto_measurements(image, inputs, operator.mask)
+        return image
 
     def _level_operators(self, operator, size) -> Dict[int, object]:
         """Level -> k-space operator on that level's grid (centre crops)."""
@@ -588,5 +683,6 @@ class VLDUN(BaseModule):
 __all__ = [
     'VLDUN', 'VLDUNSegHead', 'AttentionMambaGDM', 'FrequencyAwareBlock',
     'PriorCrossAttention', 'AMUnfoldingStage', 'centre_crop_kspace_mask',
+    'project_onto_measurements',
     'STAGE_NAMES', 'STAGE_LEVELS'
 ]
