@@ -56,7 +56,7 @@ from dunseg.evaluation.metrics.cod_metric import (
     read_map,
     summarize_cod_records,
 )
-from dunseg.evaluation.metrics.restoration_metric import psnr_ssim
+from dunseg.evaluation.metrics.restoration_metric import MAX_PSNR, psnr_ssim
 
 from .inference import _inference_pipeline, inference_model, init_model
 
