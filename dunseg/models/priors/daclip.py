@@ -42,8 +42,8 @@ the controller starts as a copy of it, DA-CLIP's ``initial_controller``) or
 ``daclip_pretrained`` (a DA-CLIP checkpoint, official or converted).
 
 Departure from the official code: ``ControlTransformer`` calls ``.cuda()``
-in its constructor (issue #21 / PR #22); here everything stays on the
-device the module is moved to.
+in its constructor (Algolzw/daclip-uir, issue #21 / PR #22); here
+everything stays on the device the module is moved to.
 
 As a NUN / VLU-Net prior (the prior-slot contract, ``docs/
 priors_and_selectors.md``): ``forward(images)`` with (N, 3, H, W) images in
