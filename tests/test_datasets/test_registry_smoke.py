@@ -271,6 +271,10 @@ DATASET_CASES = {
     'SyntheticPhantomDataset': (synthetic(dict(
         type='SyntheticPhantomDataset', num_samples=2, img_size=32,
         pipeline=MEDICAL_PIPELINE)), (1, 16, 16)),
+    # the slices pydicom and nibabel ship (unlabelled: restoration only)
+    'PackagedRealSliceDataset': (synthetic(dict(
+        type='PackagedRealSliceDataset', num_samples=2, img_size=32, seed=0,
+        pipeline=MEDICAL_PIPELINE)), (1, 16, 16)),
 }
 
 
