@@ -21,6 +21,8 @@ from torch import nn
 
 from dunseg.registry import MODELS
 
+from .rpcanet import _hooks_observe  # the layer-folding guard both share
+
 
 class ConvBNReLU(nn.Sequential):
     """Conv (no bias) + BatchNorm (+ ReLU); the official ``BasicConv2d``."""
@@ -387,6 +389,11 @@ class HalfInstanceNormBlock(nn.Module):
         return self.relu(self.conv_2(out)) + identity
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if _hooks_observe(self):  # MAC counters must see every conv
+            out = self.conv_1(x)
+            first, second = torch.chunk(out, 2, dim=1)
+            out = self.relu(torch.cat([self.norm(first), second], 1))
+            return self.relu(self.conv_2(out)) + self.identity(x)
         weight, bias = self.first_weights()
         both = F.conv2d(x, weight, bias, padding=1)
         width = self.conv_1.out_channels
@@ -444,7 +451,10 @@ class InvertibleCoupling(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x1, x2 = x[:, :self.split1], x[:, self.split1:]
         y1 = x1 + self.F(x2)
-        g_out, h_out = self._g_and_h(y1)
+        if _hooks_observe(self):
+            g_out, h_out = self.G(y1), self.H(y1)
+        else:
+            g_out, h_out = self._g_and_h(y1)
         scale = self.clamp * (torch.sigmoid(h_out) * 2 - 1)
         y2 = x2 * torch.exp(scale) + g_out
         return x + torch.cat([y1, y2], 1)
@@ -469,7 +479,7 @@ class CouplingFuse(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         coupled = self.spatial_process(x)
-        if self.cat.kernel_size == (1, 1):
+        if self.cat.kernel_size == (1, 1) and not _hooks_observe(self):
             channels = coupled.shape[1]
             merge = self.cat.weight[:, :, 0, 0]
             parallel = self.frequency_spatial.weight[:, :, 0, 0]
