@@ -363,6 +363,16 @@ class CODMetric(BaseMetric):
             raise ValueError(f'CODMetric: unknown baselines {unknown}; '
                              f'choose from {sorted(COD_BASELINES)}')
         self.baselines = {name: COD_BASELINES[name] for name in baselines}
+        self._baseline_maps: Dict[tuple, np.ndarray] = {}
+
+    def _baseline_map(self, name: str, shape) -> np.ndarray:
+        """The 8-bit map of a baseline at ``shape``, made once per size
+        (it depends on nothing else)."""
+        key = (name, tuple(shape))
+        if key not in self._baseline_maps:
+            self._baseline_maps[key] = prediction_to_uint8(
+                self.baselines[name](shape), None, self.normalize)
+        return self._baseline_maps[key]
 
     def process(self, data_batch, data_samples: Sequence) -> None:
         for sample in data_samples:
@@ -393,10 +403,9 @@ class CODMetric(BaseMetric):
             pred_u8 = prediction_to_uint8(pred, gt_u8.shape, self.normalize)
             record = evaluate_cod_image(pred_u8, gt_u8)
             record['dataset_name'] = meta.get('dataset_name')
-            for baseline, make_map in self.baselines.items():
+            for baseline in self.baselines:
                 scores = evaluate_cod_image(
-                    prediction_to_uint8(make_map(gt_u8.shape), None,
-                                        self.normalize), gt_u8)
+                    self._baseline_map(baseline, gt_u8.shape), gt_u8)
                 record[f'{baseline}/Sm'] = scores['Sm']
                 record[f'{baseline}/MAE'] = scores['MAE']
             self.results.append(record)
